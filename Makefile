@@ -1,0 +1,46 @@
+# spikebench: `make bench` sets up what is missing and runs the default matrix; `make test` tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# make bench SPIKES="flask fastapi" SCENARIOS=read_heavy TRIALS=5 RUNTIME=local ARGS="--quick"
+SPIKES    ?=
+SCENARIOS ?=
+TRIALS    ?=
+RUNTIME   ?= auto
+ARGS      ?=
+
+BENCH_ARGS = --runtime $(RUNTIME) \
+	$(if $(SPIKES),--spikes $(subst $() ,$(comma),$(strip $(SPIKES)))) \
+	$(if $(SCENARIOS),--scenarios $(subst $() ,$(comma),$(strip $(SCENARIOS)))) \
+	$(if $(TRIALS),--trials $(TRIALS)) $(ARGS)
+comma := ,
+
+.PHONY: setup bench quick test lint fuzz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+	$(BIN)/spikebench setup
+
+bench: setup
+	$(BIN)/spikebench bench $(BENCH_ARGS)
+
+quick: setup
+	$(BIN)/spikebench bench --quick $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest -q -m "not slow"
+
+fuzz: $(STAMP)
+	$(BIN)/pytest -q -m slow tests/conformance/test_fuzz.py
+
+clean:
+	rm -rf $(VENV) .spikebench
