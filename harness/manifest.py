@@ -1,0 +1,156 @@
+"""Spike manifests (spikes/<name>/spike.toml) and the shared parity settings (spikes/parity.toml).
+
+The manifest is the one source of truth for how a spike starts; parity.toml is the one source of
+truth for how big it is. Both runtimes (local processes and containers) read them from here.
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.paths import SPIKES_DIR
+
+REQUIRED_SPIKE_KEYS = (
+    "name",
+    "framework",
+    "framework_package",
+    "interface",
+    "server",
+    "orm",
+    "driver",
+    "app_paths",
+)
+
+
+@dataclass(frozen=True)
+class Parity:
+    workers: int = 2
+    db_pool_size: int = 4
+    jwt_ttl_seconds: int = 3600
+    jwt_secret: str = "spikebench-development-secret-change-me"
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    orm_tier: str = "full ORM"
+
+    def env(self) -> dict[str, str]:
+        """The environment variables every spike reads (spikes/contract/README.md)."""
+        return {
+            "SPIKE_WORKERS": str(self.workers),
+            "SPIKE_DB_POOL_SIZE": str(self.db_pool_size),
+            "SPIKE_JWT_SECRET": self.jwt_secret,
+            "SPIKE_JWT_TTL_SECONDS": str(self.jwt_ttl_seconds),
+            "SPIKE_ARGON2_TIME_COST": str(self.argon2_time_cost),
+            "SPIKE_ARGON2_MEMORY_KIB": str(self.argon2_memory_kib),
+            "SPIKE_ARGON2_PARALLELISM": str(self.argon2_parallelism),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["jwt_secret"] = "<redacted>"
+        return data
+
+
+def load_parity(path: Path | None = None, **overrides: Any) -> Parity:
+    path = path or SPIKES_DIR / "parity.toml"
+    try:
+        data = tomllib.loads(path.read_text())["parity"]
+    except FileNotFoundError as exc:
+        raise ConfigError(f"parity file not found: {path}") from exc
+    except (tomllib.TOMLDecodeError, KeyError) as exc:
+        raise ConfigError(f"{path}: not a valid parity file ({exc})") from exc
+    known = Parity.__dataclass_fields__
+    unknown = set(data) - set(known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown parity keys {sorted(unknown)}")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return Parity(**data)
+
+
+@dataclass(frozen=True)
+class SpikeManifest:
+    name: str
+    directory: Path
+    framework: str
+    framework_package: str
+    interface: str
+    server: str
+    orm: str
+    driver: str
+    app_paths: tuple[str, ...]
+    command: str
+    health_path: str = "/health"
+    worker_class: str = ""
+    validation: str = ""
+    recommended_workers: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def requirements(self) -> Path:
+        return self.directory / "requirements.txt"
+
+    def argv(self, env: dict[str, str]) -> list[str]:
+        """The start command with ${VAR}s expanded from the spike's environment."""
+        try:
+            return shlex.split(string.Template(self.command).substitute(env))
+        except KeyError as exc:
+            raise ConfigError(f"spike {self.name}: start command needs ${{{exc.args[0]}}}") from exc
+
+
+def load_manifest(directory: Path) -> SpikeManifest:
+    path = directory / "spike.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no manifest at {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
+    spike, start = data.get("spike", {}), data.get("start", {})
+    missing = [k for k in REQUIRED_SPIKE_KEYS if k not in spike]
+    if "command" not in start:
+        missing.append("start.command")
+    if missing:
+        raise ConfigError(f"{path}: missing keys {missing}")
+    if spike["name"] != directory.name:
+        raise ConfigError(f"{path}: name {spike['name']!r} must equal the folder name")
+    if spike["interface"] not in ("wsgi", "asgi"):
+        raise ConfigError(f"{path}: interface must be wsgi or asgi")
+    return SpikeManifest(
+        name=spike["name"],
+        directory=directory,
+        framework=spike["framework"],
+        framework_package=spike["framework_package"],
+        interface=spike["interface"],
+        server=spike["server"],
+        orm=spike["orm"],
+        driver=spike["driver"],
+        app_paths=tuple(spike["app_paths"]),
+        worker_class=spike.get("worker_class", ""),
+        validation=spike.get("validation", ""),
+        command=start["command"],
+        health_path=start.get("health_path", "/health"),
+        recommended_workers=start.get("recommended_workers", ""),
+        raw=data,
+    )
+
+
+def discover_spikes(root: Path = SPIKES_DIR) -> list[SpikeManifest]:
+    """Every folder with a spike.toml is a spike: adding one needs no other change."""
+    return [load_manifest(p.parent) for p in sorted(root.glob("*/spike.toml"))]
+
+
+def select_spikes(names: list[str] | None, root: Path = SPIKES_DIR) -> list[SpikeManifest]:
+    spikes = discover_spikes(root)
+    if not names:
+        return spikes
+    by_name = {s.name: s for s in spikes}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)}")
+    return [by_name[n] for n in names]

@@ -1,0 +1,59 @@
+"""Shared fixtures: one real PostgreSQL per test session, and running spikes on demand."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness.manifest import Parity, SpikeManifest, load_parity
+from harness.postgres import Postgres, free_port, postgres_server
+from harness.seed import seed_password_hash
+from harness.server import SpikeServer
+from harness.spikeenv import ensure_env
+
+TEST_TEMPLATE = "spikebench_test_template"
+TEST_USERS, TEST_ITEMS_PER_USER = 20, 5
+
+
+@pytest.fixture(scope="session")
+def parity() -> Parity:
+    return load_parity()
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Postgres]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def template(pg: Postgres, parity: Parity) -> str:
+    return pg.create_template(
+        TEST_USERS, TEST_ITEMS_PER_USER, seed_password_hash(parity), name=TEST_TEMPLATE
+    )
+
+
+@contextlib.contextmanager
+def running_spike(
+    manifest: SpikeManifest,
+    pg: Postgres,
+    parity: Parity,
+    dbname: str,
+    logs: Path,
+    template: str | None,
+) -> Iterator[SpikeServer]:
+    """A spike under its real server on a fresh database; stopped and dropped afterwards."""
+    venv = ensure_env(manifest)
+    url = pg.create_database(dbname, template=template) if template else pg.url(dbname)
+    server = SpikeServer(manifest, venv, free_port(), logs / f"{manifest.name}.log")
+    try:
+        server.start(url, parity)
+        server.wait_healthy(timeout=90)
+        yield server
+    finally:
+        server.stop()
+        if template:
+            pg.drop_database(dbname)
