@@ -1,0 +1,69 @@
+"""Every error, framework-generated 404/405/422 included, is {"error": code, "detail": text}."""
+
+from http import HTTPStatus
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+# Default code per status, for exceptions raised by Starlette/FastAPI themselves.
+_CODES = {
+    400: "malformed_json",
+    401: "not_authenticated",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "username_taken",
+    422: "validation_error",
+    503: "database_unavailable",
+}
+
+
+class ApiError(StarletteHTTPException):
+    """An HTTPException that names its contract error code (401 has two of them)."""
+
+    def __init__(
+        self, status_code: int, code: str, detail: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.code = code
+
+
+def error_response(
+    status_code: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    headers = dict(headers or {})
+    if status_code == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    # User input can echo into detail (e.g. an unknown field name holding a lone surrogate).
+    detail = detail.encode("utf-8", "replace").decode("utf-8")
+    return JSONResponse({"error": code, "detail": detail}, status_code, headers=headers)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = getattr(exc, "code", None) or _CODES.get(status) or HTTPStatus(status).name.lower()
+    return error_response(status, code, str(exc.detail), exc.headers)
+
+
+async def validation_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(error["type"] == "json_invalid" for error in errors):
+        return error_response(400, "malformed_json", "request body is not valid JSON")
+    detail = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors
+    )
+    return error_response(422, "validation_error", detail)
+
+
+async def unhandled_exception_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Keep even a bug's 500 in the contract shape (Starlette still logs the traceback)."""
+    return error_response(500, "internal_error", "internal server error")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    app.add_exception_handler(Exception, unhandled_exception_handler)

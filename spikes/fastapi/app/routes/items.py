@@ -1,0 +1,92 @@
+"""The caller's items. Another user's item is a 404 on every verb: existence is not leaked."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import SessionDep
+from app.errors import ApiError
+from app.models import Item, User
+from app.schemas import ItemCreate, ItemOut, ItemPage, ItemPatch
+from app.security import MAX_BIGINT, AuthFirstRoute, CurrentUser, parse_id
+
+router = APIRouter(prefix="/items", route_class=AuthFirstRoute)
+
+
+async def get_owned_item(session: AsyncSession, user: User, raw_id: str) -> Item:
+    """Load one of the caller's items or 404.
+
+    The id is taken as a str and parsed here, after auth and body validation, because the
+    contract wants a bad id to be a 404 (not a 422) and to come last in the order of checks."""
+    item_id = parse_id(raw_id)
+    item = None
+    if item_id is not None:
+        item = await session.scalar(
+            select(Item).where(Item.id == item_id, Item.owner_id == user.id)
+        )
+    if item is None:
+        raise ApiError(404, "not_found", "item not found")
+    return item
+
+
+@router.get("", response_model=ItemPage)
+async def list_items(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=MAX_BIGINT)] = 0,
+) -> dict[str, object]:
+    owned = Item.owner_id == user.id
+    total = await session.scalar(select(func.count()).select_from(Item).where(owned))
+    items = await session.scalars(
+        select(Item).where(owned).order_by(Item.id).limit(limit).offset(offset)
+    )
+    return {"items": items.all(), "total": total, "limit": limit, "offset": offset}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+async def create_item(body: ItemCreate, user: CurrentUser, session: SessionDep) -> Item:
+    item = Item(owner_id=user.id, **body.model_dump())
+    session.add(item)
+    await session.commit()
+    return item
+
+
+@router.get("/{item_id}", response_model=ItemOut)
+async def get_item(item_id: str, user: CurrentUser, session: SessionDep) -> Item:
+    return await get_owned_item(session, user, item_id)
+
+
+@router.put("/{item_id}", response_model=ItemOut)
+async def replace_item(
+    item_id: str, body: ItemCreate, user: CurrentUser, session: SessionDep
+) -> Item:
+    item = await get_owned_item(session, user, item_id)
+    for field, value in body.model_dump().items():
+        setattr(item, field, value)
+    item.updated_at = func.now()  # a PUT is a write even when every value is unchanged
+    await session.commit()
+    return item
+
+
+@router.patch("/{item_id}", response_model=ItemOut)
+async def update_item(
+    item_id: str, body: ItemPatch, user: CurrentUser, session: SessionDep
+) -> Item:
+    item = await get_owned_item(session, user, item_id)
+    changes = body.model_dump(exclude_unset=True)
+    if changes:  # an empty PATCH changes nothing, updated_at included
+        for field, value in changes.items():
+            setattr(item, field, value)
+        item.updated_at = func.now()
+        await session.commit()
+    return item
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_item(item_id: str, user: CurrentUser, session: SessionDep) -> None:
+    item = await get_owned_item(session, user, item_id)
+    await session.delete(item)
+    await session.commit()

@@ -1,0 +1,25 @@
+"""Engine and request-scoped session (the plain SQLAlchemy pattern from the Flask docs)."""
+
+from flask import Flask
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+# expire_on_commit=False: views serialize objects right after commit without a reload query.
+db_session = scoped_session(sessionmaker(expire_on_commit=False))
+
+
+def init_db(app: Flask) -> None:
+    """Bind the session to a fixed-size pool for this worker and close it after each request."""
+    url = make_url(app.config["DATABASE_URL"]).set(drivername="postgresql+psycopg")
+    engine = create_engine(
+        url,
+        pool_size=app.config["DB_POOL_SIZE"],
+        max_overflow=0,
+        pool_pre_ping=False,
+    )
+    db_session.configure(bind=engine)
+
+    @app.teardown_appcontext
+    def remove_session(_exc: BaseException | None) -> None:
+        db_session.remove()
