@@ -1,0 +1,206 @@
+"""The `spikebench` command: setup, bench, and the readers of result files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.errors import SpikebenchError
+from harness.paths import RESULTS_DIR, SPIKES_DIR
+
+QUICK = {"trials": 1, "warmup_s": 2.0, "measure_s": 5.0}
+
+
+def wide_console() -> Console:
+    """A CI log is not 80 columns wide: keep the summary table readable there too."""
+    console = Console()
+    return console if console.is_terminal else Console(width=180)
+
+
+def csv_list(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("bench", help="run Locust scenarios against every spike, write run.json")
+    p.add_argument("--spikes", type=csv_list, help="comma-separated spike names (default: all)")
+    p.add_argument(
+        "--scenarios",
+        type=csv_list,
+        help="comma-separated scenario names (default: read_heavy,crud_mix,write_heavy,auth_storm)",
+    )
+    p.add_argument("--trials", type=int, help="trials per spike × scenario (default 3)")
+    p.add_argument("--warmup", type=float, dest="warmup_s", help="warm-up seconds (default 5)")
+    p.add_argument(
+        "--duration", type=float, dest="measure_s", help="measured seconds per trial (default 15)"
+    )
+    p.add_argument("--users", type=int, help="override every scenario's user count")
+    p.add_argument("--runtime", choices=["auto", "local", "compose"], default="auto")
+    p.add_argument("--sut-cpus", help="CPUs for the spike and Postgres, e.g. 0 or 0-1")
+    p.add_argument("--loadgen-cpus", help="CPUs for Locust (and the harness), e.g. 1")
+    p.add_argument(
+        "--loadgen-workers",
+        type=int,
+        default=0,
+        help="run Locust as a master and N worker processes",
+    )
+    p.add_argument("--output", type=Path, default=RESULTS_DIR, help="results folder")
+    p.add_argument("--run-id", help="name of the run folder (default: timestamp + random)")
+    p.add_argument("--spikes-dir", type=Path, default=SPIKES_DIR, help=argparse.SUPPRESS)
+    p.add_argument("--seed-users", type=int, default=1000)
+    p.add_argument("--seed-items", type=int, default=100, help="items per seeded user")
+    p.add_argument("--order-seed", type=int, help="seed of the trial order shuffle")
+    p.add_argument("--spike-port", type=int, help="fixed port for the spike (default: a free one)")
+    p.add_argument("--rebuild-envs", action="store_true", help="rebuild the spike venvs")
+    p.add_argument(
+        "--quick", action="store_true", help="smoke preset: 1 trial, 2 s warm-up, 5 s measured"
+    )
+
+
+def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
+    from harness.progress import ConsoleProgress
+    from harness.runner import Bench, BenchConfig
+
+    preset = QUICK if args.quick else {"trials": 3, "warmup_s": 5.0, "measure_s": 15.0}
+    config = BenchConfig(
+        spikes=args.spikes,
+        scenarios=args.scenarios,
+        trials=args.trials or int(preset["trials"]),
+        warmup_s=args.warmup_s if args.warmup_s is not None else preset["warmup_s"],
+        measure_s=args.measure_s if args.measure_s is not None else preset["measure_s"],
+        users=args.users,
+        runtime=args.runtime,
+        sut_cpus=args.sut_cpus,
+        loadgen_cpus=args.loadgen_cpus,
+        results_dir=args.output,
+        spikes_dir=args.spikes_dir,
+        seed_users=args.seed_users,
+        seed_items=args.seed_items,
+        order_seed=args.order_seed,
+        loadgen_workers=args.loadgen_workers,
+        spike_port=args.spike_port,
+        rebuild_envs=args.rebuild_envs,
+        quick=args.quick,
+        run_id=args.run_id,
+    )
+    console = wide_console()
+    progress = ConsoleProgress()
+    bench = Bench(config, argv, progress)
+    try:
+        folder = bench.execute()
+    except KeyboardInterrupt:
+        progress.finish()
+        console.print(f"[red]interrupted[/]: measured trials kept in {bench.folder}/run.json")
+        return 130
+    except SpikebenchError as exc:
+        progress.finish()
+        console.print(f"[red]error[/]: {exc}")
+        if bench.folder:
+            console.print(f"what was measured is kept in {bench.folder}/run.json")
+        return 2
+    print_summary(console, bench.run)
+    console.print(f"result: {folder}/run.json")
+    return 0 if all(t["valid"] for t in bench.run["trials"]) else 3
+
+
+def print_summary(console: Console, run: dict[str, object]) -> None:
+    table = Table(title=f"spikebench run {run['run_id']}")
+    for col in (
+        "scenario",
+        "spike",
+        "valid",
+        "req/s (median, 95% CI)",
+        "p50 ms",
+        "p99 ms",
+        "app CPU ms/req",
+        "DB CPU ms/req",
+        "peak RSS MiB",
+        "notes",
+    ):
+        table.add_column(col)
+    for agg in run["aggregates"]:  # type: ignore[attr-defined]
+        m = agg["metrics"]
+
+        def med(key: str, scale: float = 1.0, fmt: str = "{:.1f}", m: dict = m) -> str:
+            v = m[key]["median"]
+            return fmt.format(v / scale) if v is not None else "–"
+
+        ci = m["throughput_rps"]["ci95"]
+        rps = med("throughput_rps", fmt="{:.0f}")
+        if ci:
+            rps += f" [{ci[0]:.0f}–{ci[1]:.0f}]"
+        table.add_row(
+            agg["scenario"],
+            agg["spike"],
+            f"{agg['valid_trials']}/{agg['trials']}",
+            rps,
+            med("p50_ms"),
+            med("p99_ms"),
+            med("app_cpu_ms_per_request", fmt="{:.2f}"),
+            med("db_cpu_ms_per_request", fmt="{:.2f}"),
+            med("peak_rss_bytes", 2**20, "{:.0f}"),
+            "; ".join(agg["warnings"]),
+        )
+    console.print(table)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    from harness.manifest import discover_spikes
+    from harness.postgres import find_binaries
+    from harness.spikeenv import ensure_env
+
+    console = Console()
+    bindir, source = find_binaries()
+    console.print(f"PostgreSQL binaries: {bindir} ({source})")
+    for manifest in discover_spikes(args.spikes_dir):
+        env = ensure_env(manifest, rebuild=args.rebuild_envs)
+        console.print(f"spike {manifest.name}: venv {env.path} ({len(env.packages())} packages)")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from harness.resultfile import load_run
+
+    for path in args.runs:
+        run = load_run(path)
+        Console().print(
+            f"{path}: valid run.json (schema {run['schema_version']}, "
+            f"{len(run['trials'])} trials, status {run['status']})"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spikebench", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    setup = sub.add_parser("setup", help="build every spike's venv and check PostgreSQL")
+    setup.add_argument("--spikes-dir", type=Path, default=SPIKES_DIR, help=argparse.SUPPRESS)
+    setup.add_argument("--rebuild-envs", action="store_true")
+    add_bench(sub)
+    validate = sub.add_parser("validate", help="check result files against the schema")
+    validate.add_argument("runs", nargs="+", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "bench":
+            return cmd_bench(args, ["spikebench", *argv])
+        if args.command == "setup":
+            return cmd_setup(args)
+        if args.command == "validate":
+            return cmd_validate(args)
+    except SpikebenchError as exc:
+        Console(stderr=True).print(f"[red]error[/]: {exc}")
+        return 2
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

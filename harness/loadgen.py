@@ -1,0 +1,130 @@
+"""Locust as a headless child process, pinned to the load-generator CPUs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.paths import SCENARIOS_DIR
+from harness.procs import stop_group
+from harness.scenario import Scenario
+
+LOCUSTFILE = SCENARIOS_DIR / "locustfile.py"
+
+
+@dataclass
+class LoadgenConfig:
+    warmup_s: float
+    measure_s: float
+    seed_users: int
+    seed_items: int
+    seed_password: str
+    random_seed: int
+    cpus: str | None = None
+    workers: int = 0  # 0: one Locust process; N: --processes N (a master and N workers)
+    users: int | None = None  # overrides the scenario's user count
+
+
+@dataclass
+class Loadgen:
+    scenario: Scenario
+    host: str
+    out_dir: Path
+    config: LoadgenConfig
+    command: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def users(self) -> int:
+        return self.config.users or self.scenario.users
+
+    @property
+    def run_time_s(self) -> int:
+        return math.ceil(self.config.warmup_s + self.config.measure_s) + 1
+
+    def start(self) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--host",
+            self.host,
+            "-u",
+            str(self.users),
+            "-r",
+            str(max(self.scenario.spawn_rate, self.users / max(self.config.warmup_s, 1))),
+            "-t",
+            f"{self.run_time_s}s",
+            "--stop-timeout",
+            "2",
+            "--only-summary",
+            "--csv",
+            str(self.out_dir / "locust"),
+            "--csv-full-history",
+            "--json-file",
+            str(self.out_dir / "locust"),
+            "--loglevel",
+            "WARNING",
+            "--exit-code-on-error",
+            "0",
+        ]
+        if self.config.workers:
+            cmd += ["--processes", str(self.config.workers)]
+        self.command = ["taskset", "-c", self.config.cpus, *cmd] if self.config.cpus else cmd
+        env = {
+            **os.environ,
+            "SPIKEBENCH_SCENARIO": str(self.scenario.path),
+            "SPIKEBENCH_OUT": str(self.out_dir),
+            "SPIKEBENCH_WARMUP_S": str(self.config.warmup_s),
+            "SPIKEBENCH_MEASURE_S": str(self.config.measure_s),
+            "SPIKEBENCH_SEED_USERS": str(self.config.seed_users),
+            "SPIKEBENCH_SEED_ITEMS": str(self.config.seed_items),
+            "SPIKEBENCH_SEED_PASSWORD": self.config.seed_password,
+            "SPIKEBENCH_RANDOM_SEED": str(self.config.random_seed),
+        }
+        with (self.out_dir / "locust.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+
+    def processes(self) -> list[psutil.Process]:
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        with contextlib.suppress(psutil.NoSuchProcess):
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        return []
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def progress(self) -> dict[str, Any] | None:
+        """The newest line Locust wrote to progress.jsonl (for the live display)."""
+        path = self.out_dir / "progress.jsonl"
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            lines = path.read_text().strip().splitlines()
+            return dict(json.loads(lines[-1]))
+        return None
+
+    def log_tail(self, chars: int = 1500) -> str:
+        with contextlib.suppress(OSError):
+            return (self.out_dir / "locust.log").read_text(errors="replace")[-chars:]
+        return ""
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM lets Locust write its outputs; SIGKILL the group if it does not go."""
+        if self.proc is not None:
+            stop_group(self.proc, timeout)

@@ -1,0 +1,150 @@
+"""Trial metrics from raw request rows (every request Locust made) and the OS samples."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PERCENTILES = {"p50": 50, "p75": 75, "p90": 90, "p95": 95, "p99": 99, "p99_9": 99.9}
+
+
+@dataclass
+class Requests:
+    """Raw request rows as arrays: start (epoch s), endpoint key, status, latency ms, ok."""
+
+    start: np.ndarray
+    endpoint: np.ndarray
+    status: np.ndarray
+    ms: np.ndarray
+    ok: np.ndarray
+
+    def window(self, lo: float, hi: float) -> Requests:
+        mask = (self.start >= lo) & (self.start < hi)
+        return Requests(
+            self.start[mask], self.endpoint[mask], self.status[mask], self.ms[mask], self.ok[mask]
+        )
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+
+def read_requests(folder: Path) -> Requests:
+    start: list[float] = []
+    endpoint: list[str] = []
+    status: list[int] = []
+    ms: list[float] = []
+    ok: list[bool] = []
+    for path in sorted(folder.glob("requests-*.csv.gz")):
+        with gzip.open(path, "rt", newline="") as fh:
+            for row in csv.DictReader(fh):
+                start.append(float(row["start"]))
+                endpoint.append(f"{row['method']} {row['name']}")
+                status.append(int(row["status"]))
+                ms.append(float(row["ms"]))
+                ok.append(row["ok"] == "1")
+    return Requests(
+        np.asarray(start, dtype=float),
+        np.asarray(endpoint, dtype=object),
+        np.asarray(status, dtype=int),
+        np.asarray(ms, dtype=float),
+        np.asarray(ok, dtype=bool),
+    )
+
+
+def read_window(folder: Path) -> dict[str, float] | None:
+    try:
+        return dict(json.loads((folder / "window.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def latency(ms: np.ndarray) -> dict[str, float | None]:
+    """Exact percentiles of the raw timings (linear interpolation), in ms with 0.01 ms rounding."""
+    if ms.size == 0:
+        return {**dict.fromkeys(PERCENTILES), "mean": None, "max": None}
+    values = np.percentile(ms, list(PERCENTILES.values()))
+    out: dict[str, float | None] = {
+        k: round(float(v), 3) for k, v in zip(PERCENTILES, values, strict=True)
+    }
+    out["mean"] = round(float(ms.mean()), 3)
+    out["max"] = round(float(ms.max()), 3)
+    return out
+
+
+def throughput_block(reqs: Requests, seconds: float) -> dict[str, Any]:
+    n = len(reqs)
+    failures = int((~reqs.ok).sum())
+    statuses = {
+        str(code): int(count)
+        for code, count in zip(*np.unique(reqs.status, return_counts=True), strict=True)
+    }
+    return {
+        "requests": n,
+        "failures": failures,
+        "error_rate": (failures / n) if n else 0.0,
+        "server_errors": int(((reqs.status >= 500) & (reqs.status < 600)).sum()),
+        "throughput_rps": n / seconds if seconds > 0 else 0.0,
+        "latency_ms": latency(reqs.ms),
+        "status_counts": statuses,
+    }
+
+
+def request_metrics(reqs: Requests, seconds: float) -> dict[str, Any]:
+    overall = throughput_block(reqs, seconds)
+    overall["endpoints"] = {
+        key: throughput_block(_only(reqs, key), seconds)
+        for key in sorted(set(reqs.endpoint.tolist()))
+    }
+    return overall
+
+
+def _only(reqs: Requests, key: str) -> Requests:
+    mask = reqs.endpoint == key
+    return Requests(
+        reqs.start[mask], reqs.endpoint[mask], reqs.status[mask], reqs.ms[mask], reqs.ok[mask]
+    )
+
+
+def timeseries(
+    reqs: Requests, t0: float, warmup_s: float, users: list[tuple[float, int]]
+) -> list[dict[str, Any]]:
+    """Per second of the whole test (warm-up included, marked): req/s, p50, p99, errors, users."""
+    if len(reqs) == 0:
+        return []
+    seconds = np.floor(reqs.start - t0).astype(int)
+    out = []
+    for sec in range(max(int(seconds.min()), 0), int(seconds.max()) + 1):
+        mask = seconds == sec
+        ms = reqs.ms[mask]
+        active = [u for t, u in users if t <= sec + 1]
+        out.append(
+            {
+                "t": sec,
+                "phase": "warmup" if sec < warmup_s else "measure",
+                "rps": int(mask.sum()),
+                "p50_ms": round(float(np.percentile(ms, 50)), 3) if ms.size else None,
+                "p99_ms": round(float(np.percentile(ms, 99)), 3) if ms.size else None,
+                "errors": int((~reqs.ok[mask]).sum()),
+                "users": active[-1] if active else None,
+            }
+        )
+    return out
+
+
+def read_users(folder: Path) -> list[tuple[float, int]]:
+    out: list[tuple[float, int]] = []
+    path = folder / "progress.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+                out.append((float(row["t"]), int(row["users"])))
+            except (ValueError, KeyError):
+                continue
+    return out

@@ -1,0 +1,550 @@
+"""The run engine: plan interleaved trials, run each one, keep every measured result.
+
+scenario → run → result file: this module produces results/<run-id>/run.json and nothing reads
+anything back from a running system afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import metrics
+from harness.errors import SpikebenchError, SpikeStartError
+from harness.loadgen import Loadgen, LoadgenConfig
+from harness.manifest import Parity, SpikeManifest, load_parity, select_spikes
+from harness.metadata import harness_info, machine, utc_now
+from harness.monitor import Monitor, tree_memory
+from harness.paths import RESULTS_DIR, SPIKES_DIR
+from harness.postgres import Postgres, free_port
+from harness.progress import Progress
+from harness.resultfile import (
+    RUN_FILE,
+    SCHEMA_VERSION,
+    create_run_dir,
+    new_run_id,
+    write_atomic,
+)
+from harness.runtime import Runtime, SpikeHandle, make_runtime
+from harness.scenario import Scenario, select_scenarios
+from harness.seed import load_seed_module, seed_password_hash
+from harness.server import http_get
+from harness.stats import HIGH_CV, summarize
+
+AGGREGATED = {
+    "throughput_rps": ("throughput_rps",),
+    "p50_ms": ("latency_ms", "p50"),
+    "p99_ms": ("latency_ms", "p99"),
+    "error_rate": ("error_rate",),
+    "app_cpu_ms_per_request": ("cpu", "app_ms_per_request"),
+    "db_cpu_ms_per_request": ("cpu", "db_ms_per_request"),
+    "idle_rss_bytes": ("memory", "idle_rss_bytes"),
+    "peak_rss_bytes": ("memory", "peak_rss_bytes"),
+    "peak_pss_bytes": ("memory", "peak_pss_bytes"),
+    "startup_seconds": ("startup_seconds",),
+}
+
+
+@dataclass
+class Thresholds:
+    loadgen_cpu: float = 0.80  # share of one core used by the busiest Locust process
+    error_rate: float = 0.01
+    noisy_neighbour: float = 0.15  # share of the SUT CPUs used by processes that are not the SUT
+    min_requests: int = 200  # fewer measured requests than this: a warning, not a verdict
+
+
+@dataclass
+class BenchConfig:
+    spikes: list[str] | None = None
+    scenarios: list[str] | None = None
+    trials: int = 3
+    warmup_s: float = 5.0
+    measure_s: float = 15.0
+    users: int | None = None
+    runtime: str = "auto"
+    sut_cpus: str | None = None
+    loadgen_cpus: str | None = None
+    results_dir: Path = RESULTS_DIR
+    spikes_dir: Path = SPIKES_DIR
+    seed_users: int = 1000
+    seed_items: int = 100
+    order_seed: int | None = None
+    loadgen_workers: int = 0
+    spike_port: int | None = None
+    rebuild_envs: bool = False
+    quick: bool = False
+    run_id: str | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["results_dir"] = str(self.results_dir)
+        data["spikes_dir"] = str(self.spikes_dir)
+        return data
+
+
+def default_cpu_sets() -> tuple[str | None, str | None]:
+    """Half the CPUs for the system under test, the rest for Locust; none on a 1-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    half = len(cpus) // 2
+    return ",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:]))
+
+
+def parse_cpus(spec: str | None) -> list[int]:
+    if not spec:
+        return sorted(os.sched_getaffinity(0))
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def plan_trials(
+    spikes: list[SpikeManifest], scenarios: list[Scenario], trials: int, seed: int
+) -> list[tuple[int, SpikeManifest, Scenario]]:
+    """N rounds, each every (spike, scenario) once in a shuffled order: drift over time spreads
+    over all candidates instead of landing on whichever ran last."""
+    rng = random.Random(seed)
+    plan = []
+    for round_no in range(1, trials + 1):
+        pairs = [(sp, sc) for sc in scenarios for sp in spikes]
+        rng.shuffle(pairs)
+        plan.extend((round_no, sp, sc) for sp, sc in pairs)
+    return plan
+
+
+def dig(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)  # type: ignore[assignment]
+    return data
+
+
+def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (spike, scenario): summaries over valid trials only; invalid ones are counted."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for trial in trials:
+        groups.setdefault((trial["spike"], trial["scenario"]), []).append(trial)
+    out = []
+    for (spike, scenario), group in sorted(groups.items()):
+        valid = [t for t in group if t["valid"]]
+        summaries = {
+            name: summarize(
+                [v for t in valid if (v := dig(t.get("metrics") or {}, path)) is not None]
+            )
+            for name, path in AGGREGATED.items()
+        }
+        warnings = []
+        cv = summaries["throughput_rps"]["cv"]
+        if cv is not None and cv > HIGH_CV:
+            warnings.append(f"high_cv: throughput varies {cv:.0%} between trials (> {HIGH_CV:.0%})")
+        if len(valid) < len(group):
+            warnings.append(f"{len(group) - len(valid)} of {len(group)} trials invalid, left out")
+        if len(valid) < 2:
+            warnings.append("fewer than 2 valid trials: no confidence interval")
+        out.append(
+            {
+                "spike": spike,
+                "scenario": scenario,
+                "trials": len(group),
+                "valid_trials": len(valid),
+                "metrics": summaries,
+                "warnings": warnings,
+            }
+        )
+    return out
+
+
+class Bench:
+    """One `spikebench bench` run: owns the runtime, the database and the result file."""
+
+    def __init__(
+        self,
+        config: BenchConfig,
+        argv: list[str],
+        progress: Progress | None = None,
+        parity: Parity | None = None,
+    ) -> None:
+        self.config = config
+        self.argv = argv
+        self.progress = progress or Progress()
+        self.parity = parity or load_parity(config.spikes_dir / "parity.toml")
+        self.spikes = select_spikes(config.spikes, config.spikes_dir)
+        self.scenarios = select_scenarios(config.scenarios)
+        if config.sut_cpus is None and config.loadgen_cpus is None:
+            config.sut_cpus, config.loadgen_cpus = default_cpu_sets()
+        if config.order_seed is None:
+            config.order_seed = random.SystemRandom().randrange(2**31)
+        self.run_id = config.run_id or new_run_id()
+        self.folder: Path | None = None
+        self.run: dict[str, Any] = {}
+        self.runtime: Runtime | None = None
+        self.db: Postgres | None = None
+
+    # -- the result file ----------------------------------------------------------------------
+
+    def save(self) -> None:
+        assert self.folder is not None
+        self.run["aggregates"] = aggregate(self.run["trials"])
+        self.run["updated_at"] = utc_now()
+        write_atomic(self.folder / RUN_FILE, self.run)
+
+    def _start_record(self) -> None:
+        self.folder = create_run_dir(self.config.results_dir, self.run_id)
+        self.run = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_id,
+            "status": "running",
+            "error": None,
+            "started_at": utc_now(),
+            "updated_at": utc_now(),
+            "finished_at": None,
+            "harness": harness_info(self.argv),
+            "config": self.config.to_dict(),
+            "machine": machine(),
+            "pinning": {
+                "sut_cpus": self.config.sut_cpus,
+                "loadgen_cpus": self.config.loadgen_cpus,
+                "harness_cpus": self.config.loadgen_cpus,
+            },
+            "runtime": {},
+            "database": {},
+            "parity": self.parity.to_dict(),
+            "spikes": {},
+            "scenarios": {s.name: s.to_dict() for s in self.scenarios},
+            "trials": [],
+            "aggregates": [],
+        }
+        self.save()
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> Path:
+        """Run everything; whatever happens, the file keeps what was measured."""
+        self._start_record()
+        assert self.folder is not None
+        if self.config.loadgen_cpus:  # the harness itself must not steal from the SUT
+            os.sched_setaffinity(0, parse_cpus(self.config.loadgen_cpus))
+        try:
+            self._execute()
+            self.run["status"] = "complete"
+        except KeyboardInterrupt:
+            self.run["status"] = "interrupted"
+            self.run["error"] = "interrupted by the user (Ctrl-C); measured trials are kept"
+            raise
+        except SpikebenchError as exc:
+            self.run["status"] = "failed"
+            self.run["error"] = str(exc)
+            raise
+        except Exception as exc:
+            self.run["status"] = "failed"
+            self.run["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.run["finished_at"] = utc_now()
+            with contextlib.suppress(Exception):
+                self._teardown()
+            self.save()
+        return self.folder
+
+    def _teardown(self) -> None:
+        if self.db is not None:
+            self.db.stop()
+            self.db = None
+        if self.runtime is not None:
+            self.runtime.close()
+
+    def _execute(self) -> None:
+        self.runtime = make_runtime(self.config.runtime, self.config.rebuild_envs)
+        self.run["runtime"] = self.runtime.describe()
+        self.progress.message(f"preparing {len(self.spikes)} spike environment(s) …")
+        prepared = self.runtime.prepare(self.spikes)
+        for spike in self.spikes:
+            self.run["spikes"][spike.name] = self._spike_record(spike, prepared[spike.name])
+        self.save()
+        self.progress.message("starting PostgreSQL and loading the seed …")
+        self.db = self.runtime.start_database(self.config.sut_cpus)
+        template = self.db.create_template(
+            self.config.seed_users, self.config.seed_items, seed_password_hash(self.parity)
+        )
+        self.run["database"] = self.db.describe()
+        self.run["database"]["seed"] = {
+            "users": self.config.seed_users,
+            "items_per_user": self.config.seed_items,
+            "template": template,
+        }
+        self.save()
+        plan = plan_trials(
+            self.spikes, self.scenarios, self.config.trials, int(self.config.order_seed or 0)
+        )
+        per_trial = self.config.warmup_s + self.config.measure_s + 6
+        self.progress.start(len(plan), per_trial)
+        for index, (round_no, spike, scenario) in enumerate(plan, start=1):
+            self.progress.trial(index, spike.name, scenario.name, round_no)
+            trial = self._trial(index, round_no, spike, scenario, template)
+            self.run["trials"].append(trial)
+            self.save()
+            self.progress.trial_done(trial)
+        self.progress.finish()
+
+    def _spike_record(self, spike: SpikeManifest, prepared: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "manifest": {k: v for k, v in spike.raw.items()},
+            "framework": spike.framework,
+            "framework_version": prepared.get("framework_version"),
+            "packages": prepared.get("packages", {}),
+            "environment": prepared.get("environment", {}),
+            "parity": {
+                "workers": self.parity.workers,
+                "db_pool_size": self.parity.db_pool_size,
+                "argon2": {
+                    "time_cost": self.parity.argon2_time_cost,
+                    "memory_kib": self.parity.argon2_memory_kib,
+                    "parallelism": self.parity.argon2_parallelism,
+                },
+                "jwt_ttl_seconds": self.parity.jwt_ttl_seconds,
+                "orm": spike.orm,
+                "orm_tier": self.parity.orm_tier,
+                "driver": spike.driver,
+                "server": spike.server,
+                "worker_class": spike.worker_class,
+                "interface": spike.interface,
+                "validation": spike.validation,
+                "recommended_workers": spike.recommended_workers,
+            },
+        }
+
+    # -- one trial ----------------------------------------------------------------------------
+
+    def _trial(
+        self, index: int, round_no: int, spike: SpikeManifest, scenario: Scenario, template: str
+    ) -> dict[str, Any]:
+        assert self.db is not None and self.runtime is not None and self.folder is not None
+        trial_id = f"{index:03d}-{spike.name}-{scenario.name}"
+        raw_dir = self.folder / "raw" / trial_id
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        record: dict[str, Any] = {
+            "id": trial_id,
+            "index": index,
+            "round": round_no,
+            "spike": spike.name,
+            "scenario": scenario.name,
+            "started_at": utc_now(),
+            "valid": False,
+            "invalid_reasons": [],
+            "warnings": [],
+            "error": None,
+            "metrics": None,
+            "raw_dir": str(raw_dir.relative_to(self.folder)),
+            "command": None,
+            "loadgen_command": None,
+        }
+        dbname = f"sb_{self.run_id.replace('-', '_').lower()}_{index:03d}"
+        url = self.db.create_database(dbname, template=template)
+        handle: SpikeHandle | None = None
+        loadgen: Loadgen | None = None
+        try:
+            port = self.config.spike_port or free_port()
+            try:
+                handle = self.runtime.start_spike(
+                    spike, url, self.parity, port, self.config.sut_cpus, raw_dir / "spike.log"
+                )
+            except SpikeStartError as exc:
+                record["invalid_reasons"].append("start_failed")
+                record["error"] = str(exc)
+                self.progress.warn(f"{trial_id}: spike failed to start: {str(exc)[:300]}")
+                return record
+            record["command"] = handle.command
+            time.sleep(1.0)  # let the workers settle before the idle reading
+            idle_rss, idle_pss = tree_memory(handle.processes())
+            loadgen = Loadgen(
+                scenario,
+                handle.base_url,
+                raw_dir,
+                LoadgenConfig(
+                    warmup_s=self.config.warmup_s,
+                    measure_s=self.config.measure_s,
+                    seed_users=self.config.seed_users,
+                    seed_items=self.config.seed_items,
+                    seed_password=load_seed_module().SEED_PASSWORD,
+                    random_seed=int(self.config.order_seed or 0) + index,
+                    cpus=self.config.loadgen_cpus,
+                    workers=self.config.loadgen_workers,
+                    users=self.config.users,
+                ),
+            )
+            db_procs = self._db_processes
+            monitor = Monitor(
+                app=handle.processes,
+                db=db_procs,
+                loadgen=loadgen.processes,
+                sut_cpus=parse_cpus(self.config.sut_cpus),
+            )
+            monitor.start()
+            crashed = False
+            try:
+                loadgen.start()
+                record["loadgen_command"] = loadgen.command
+                deadline = time.monotonic() + loadgen.run_time_s + 60
+                while loadgen.running():
+                    if not handle.alive():
+                        crashed = True
+                        loadgen.stop()
+                        break
+                    if time.monotonic() > deadline:
+                        record["warnings"].append("load generator overran its run time; stopped")
+                        loadgen.stop()
+                        break
+                    self.progress.live(loadgen.progress())
+                    time.sleep(0.5)
+            finally:
+                monitor.stop()
+                loadgen.stop()
+            if not crashed and not self._healthy(handle):
+                crashed = True
+            record["metrics"] = self._measure(raw_dir, monitor, handle, idle_rss, idle_pss, record)
+            if crashed:
+                record["invalid_reasons"].append("spike_crashed")
+                record["error"] = (
+                    "the spike died or stopped answering during the trial; "
+                    f"log tail:\n{handle.log_tail(1200)}"
+                )
+                self.progress.warn(f"{trial_id}: spike crashed or stopped answering")
+            self._judge(record)
+            return record
+        finally:
+            record["finished_at"] = utc_now()
+            if loadgen is not None:
+                loadgen.stop()
+            if handle is not None:
+                handle.stop()
+            with contextlib.suppress(SpikebenchError):
+                self.db.drop_database(dbname)
+
+    def _db_processes(self) -> list[Any]:
+        assert self.db is not None
+        if self.db.process is None:
+            return []
+        with contextlib.suppress(Exception):
+            return [self.db.process, *self.db.process.children(recursive=True)]
+        return []
+
+    @staticmethod
+    def _healthy(handle: SpikeHandle) -> bool:
+        if not handle.alive():
+            return False
+        try:
+            status, _ = http_get(handle.base_url + "/health", timeout=5)
+        except OSError:
+            return False
+        return status == 200
+
+    def _measure(
+        self,
+        raw_dir: Path,
+        monitor: Monitor,
+        handle: SpikeHandle,
+        idle_rss: int,
+        idle_pss: int,
+        record: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        window = metrics.read_window(raw_dir)
+        if window is None:
+            record["invalid_reasons"].append("no_load")
+            record["error"] = record["error"] or (
+                "Locust wrote no measurement window; its log:\n" + _tail(raw_dir / "locust.log")
+            )
+            return None
+        lo, hi = window["measure_start"], window["measure_end"]
+        all_requests = metrics.read_requests(raw_dir)
+        measured = all_requests.window(lo, hi)
+        seconds = hi - lo
+        out = metrics.request_metrics(measured, seconds)
+        a, b = monitor.at(lo), monitor.at(hi)
+        n = max(len(measured), 1)
+        app_cpu, db_cpu = b["app_cpu"] - a["app_cpu"], b["db_cpu"] - a["db_cpu"]
+        sut_cpus = len(parse_cpus(self.config.sut_cpus))
+        sut_busy = b["sut_busy"] - a["sut_busy"]
+        db_on_sut = self.db is not None and self.db.cpus is not None
+        other = max(sut_busy - app_cpu - (db_cpu if db_on_sut else 0.0), 0.0)
+        loadgen_cpus = len(parse_cpus(self.config.loadgen_cpus))
+        out["cpu"] = {
+            "app_ms_per_request": 1000 * app_cpu / n,
+            "db_ms_per_request": (1000 * db_cpu / n) if self.db and self.db.process else None,
+            "app_cpu_share": app_cpu / seconds,
+            "db_cpu_share": db_cpu / seconds,
+            "loadgen_cpu_share": (b["loadgen_cpu"] - a["loadgen_cpu"]) / seconds / loadgen_cpus,
+            "loadgen_busiest_process_share": monitor.loadgen_process_share(lo, hi),
+            "other_on_sut_share": other / seconds / sut_cpus if self.config.sut_cpus else None,
+        }
+        peak_rss, peak_pss = monitor.peak_memory(lo, hi)
+        out["memory"] = {
+            "idle_rss_bytes": idle_rss,
+            "idle_pss_bytes": idle_pss,
+            "peak_rss_bytes": peak_rss,
+            "peak_pss_bytes": peak_pss,
+        }
+        out["startup_seconds"] = handle.startup_seconds
+        out["window"] = {
+            "warmup_s": window["measure_start"] - window["test_start"],
+            "measure_s": seconds,
+            "measure_start": lo,
+            "measure_end": hi,
+        }
+        out["timeseries"] = metrics.timeseries(
+            all_requests, window["test_start"], self.config.warmup_s, metrics.read_users(raw_dir)
+        )
+        return out
+
+    def _judge(self, record: dict[str, Any]) -> None:
+        """Validity guards: every reason is recorded; an invalid trial stays out of aggregates."""
+        th, m = self.config.thresholds, record["metrics"]
+        reasons = record["invalid_reasons"]
+        if m is not None:
+            cpu = m["cpu"]
+            busiest = max(
+                cpu["loadgen_busiest_process_share"] or 0.0, cpu["loadgen_cpu_share"] or 0.0
+            )
+            if busiest >= th.loadgen_cpu:
+                reasons.append("loadgen_saturated")
+                record["warnings"].append(
+                    f"load generator at {busiest:.0%} of its CPU (>= {th.loadgen_cpu:.0%}): the "
+                    "numbers measure Locust, not the spike"
+                )
+            if m["error_rate"] > th.error_rate:
+                reasons.append("high_error_rate")
+                record["warnings"].append(
+                    f"error rate {m['error_rate']:.1%} > {th.error_rate:.0%}; "
+                    f"statuses {m['status_counts']}"
+                )
+            other = cpu["other_on_sut_share"]
+            if other is not None and other > th.noisy_neighbour:
+                reasons.append("noisy_neighbour")
+                record["warnings"].append(
+                    f"other processes used {other:.0%} of the SUT CPUs (> {th.noisy_neighbour:.0%})"
+                )
+            if m["requests"] < th.min_requests:
+                record["warnings"].append(
+                    f"only {m['requests']} measured requests (< {th.min_requests}): imprecise"
+                )
+        record["valid"] = not reasons
+
+
+def _tail(path: Path, chars: int = 1500) -> str:
+    with contextlib.suppress(OSError):
+        return path.read_text(errors="replace")[-chars:]
+    return ""
+
+
+def remove_run(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,103 @@
+"""Load scenarios: declarative files in scenarios/, run by scenarios/locustfile.py."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError
+from harness.paths import SCENARIOS_DIR
+
+# The task library of scenarios/locustfile.py (a test keeps the two in step). Kept here so a bad
+# scenario is refused before anything starts, without importing Locust (which patches sockets).
+TASK_NAMES = frozenset(
+    {
+        "get_item",
+        "list_items",
+        "create_item",
+        "update_item",
+        "patch_item",
+        "delete_item",
+        "get_me",
+        "register",
+        "login",
+    }
+)
+DEFAULT_SCENARIOS = ("read_heavy", "crud_mix", "write_heavy", "auth_storm")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    users: int
+    spawn_rate: float
+    wait: tuple[float, float]
+    login_on_start: bool
+    tasks: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "file": self.path.name,
+            "description": self.description,
+            "users": self.users,
+            "spawn_rate": self.spawn_rate,
+            "wait": list(self.wait),
+            "login_on_start": self.login_on_start,
+            "tasks": dict(self.tasks),
+        }
+
+
+def load_scenario(path: Path) -> Scenario:
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no scenario file {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
+    settings, tasks = data.get("scenario", {}), data.get("tasks", {})
+    users, rate = settings.get("users"), settings.get("spawn_rate")
+    wait = settings.get("wait", [0.0, 0.0])
+    problems = []
+    if not isinstance(users, int) or users < 1:
+        problems.append("scenario.users must be a positive integer")
+    if not isinstance(rate, int | float) or rate <= 0:
+        problems.append("scenario.spawn_rate must be positive")
+    if not isinstance(wait, list) or len(wait) != 2 or wait[0] < 0 or wait[1] < wait[0]:
+        problems.append("scenario.wait must be [min, max] seconds with 0 <= min <= max")
+    if not tasks:
+        problems.append("[tasks] must name at least one task")
+    unknown = sorted(set(tasks) - TASK_NAMES)
+    if unknown:
+        problems.append(f"unknown tasks {unknown} (known: {sorted(TASK_NAMES)})")
+    if any(not isinstance(w, int) or w < 1 for w in tasks.values()):
+        problems.append("task weights must be positive integers")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    return Scenario(
+        name=path.stem,
+        path=path,
+        description=settings.get("description", ""),
+        users=users,
+        spawn_rate=float(rate),
+        wait=(float(wait[0]), float(wait[1])),
+        login_on_start=bool(settings.get("login_on_start", True)),
+        tasks=dict(tasks),
+    )
+
+
+def discover_scenarios(root: Path = SCENARIOS_DIR) -> list[Scenario]:
+    return [load_scenario(p) for p in sorted(root.glob("*.toml"))]
+
+
+def select_scenarios(names: list[str] | None, root: Path = SCENARIOS_DIR) -> list[Scenario]:
+    found = {s.name: s for s in discover_scenarios(root)}
+    wanted = names or [n for n in DEFAULT_SCENARIOS if n in found]
+    unknown = [n for n in wanted if n not in found]
+    if unknown:
+        raise ConfigError(f"unknown scenarios {unknown}; found {sorted(found)}")
+    return [found[n] for n in wanted]

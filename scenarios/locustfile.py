@@ -1,0 +1,241 @@
+"""The Locust side of spikebench: one user class that runs any scenario file, the task library,
+and a listener that records every request's raw timing (Locust's own percentiles round to whole
+milliseconds; the harness needs 0.1 ms below 10 ms, so it computes them from these rows).
+
+Driven by environment variables the harness sets:
+SPIKEBENCH_SCENARIO (path of the .toml), SPIKEBENCH_OUT (folder for raw output),
+SPIKEBENCH_WARMUP_S / SPIKEBENCH_MEASURE_S (the measured window), SPIKEBENCH_SEED_USERS /
+SPIKEBENCH_SEED_ITEMS / SPIKEBENCH_SEED_PASSWORD (what the database holds), SPIKEBENCH_RANDOM_SEED.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import itertools
+import json
+import os
+import random
+import time
+import tomllib
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, between, events
+from locust.runners import MasterRunner, WorkerRunner
+
+SCENARIO_PATH = Path(
+    os.environ.get("SPIKEBENCH_SCENARIO", Path(__file__).with_name("read_heavy.toml"))
+)
+OUT = Path(os.environ.get("SPIKEBENCH_OUT", "."))
+WARMUP_S = float(os.environ.get("SPIKEBENCH_WARMUP_S", "0"))
+MEASURE_S = float(os.environ.get("SPIKEBENCH_MEASURE_S", "60"))
+SEED_USERS = int(os.environ.get("SPIKEBENCH_SEED_USERS", "1000"))
+SEED_ITEMS = int(os.environ.get("SPIKEBENCH_SEED_ITEMS", "100"))
+SEED_PASSWORD = os.environ.get("SPIKEBENCH_SEED_PASSWORD", "spikebench-password")
+RANDOM_SEED = int(os.environ.get("SPIKEBENCH_RANDOM_SEED", "1"))
+
+SCENARIO: dict[str, Any] = tomllib.loads(SCENARIO_PATH.read_text())
+SETTINGS: dict[str, Any] = SCENARIO["scenario"]
+_user_numbers = itertools.count()
+
+# -- raw timings ---------------------------------------------------------------------------------
+
+_rows: list[tuple[float, str, str, int, float, int]] = []
+
+
+@events.request.add_listener
+def _record(
+    request_type: str,
+    name: str,
+    response_time: float,
+    response: Any = None,
+    exception: BaseException | None = None,
+    start_time: float | None = None,
+    **_: Any,
+) -> None:
+    status = int(getattr(response, "status_code", 0) or 0)
+    ok = exception is None and 0 < status < 400
+    _rows.append((start_time or time.time(), request_type, name, status, response_time, int(ok)))
+
+
+def _write_rows() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    with gzip.open(OUT / f"requests-{os.getpid()}.csv.gz", "wt", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["start", "method", "name", "status", "ms", "ok"])
+        writer.writerows((f"{s:.6f}", m, n, st, f"{ms:.4f}", ok) for s, m, n, st, ms, ok in _rows)
+
+
+@events.test_start.add_listener
+def _start(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    t0 = time.time()
+    OUT.mkdir(parents=True, exist_ok=True)
+    window = {
+        "test_start": t0,
+        "measure_start": t0 + WARMUP_S,
+        "measure_end": t0 + WARMUP_S + MEASURE_S,
+    }
+    (OUT / "window.json").write_text(json.dumps(window))
+    gevent.spawn(_progress, environment, t0)
+
+
+def _progress(environment: Any, t0: float) -> None:
+    """One line a second for the harness's live display; Locust's own stats, not the raw rows."""
+    with (OUT / "progress.jsonl").open("a") as fh:
+        while environment.runner is not None and environment.runner.state != "stopped":
+            total = environment.runner.stats.total
+            fh.write(
+                json.dumps(
+                    {
+                        "t": round(time.time() - t0, 3),
+                        "users": environment.runner.user_count,
+                        "requests": total.num_requests,
+                        "failures": total.num_failures,
+                        "rps": round(total.current_rps, 1),
+                    }
+                )
+                + "\n"
+            )
+            fh.flush()
+            gevent.sleep(1.0)
+
+
+@events.quitting.add_listener
+def _quit(environment: Any, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        _write_rows()
+
+
+# -- the task library ----------------------------------------------------------------------------
+
+Task = Callable[["ScenarioUser"], None]
+
+
+def _item_body(rng: random.Random) -> dict[str, Any]:
+    return {
+        "name": f"item {rng.randrange(10**6)}",
+        "description": "made under load",
+        "price": rng.randrange(0, 100_000) / 100,
+    }
+
+
+def get_item(user: ScenarioUser) -> None:
+    user.client.get(f"/items/{user.any_item()}", headers=user.auth, name="/items/{id}")
+
+
+def list_items(user: ScenarioUser) -> None:
+    offset = user.rng.randrange(0, max(SEED_ITEMS - 20, 1))
+    user.client.get(f"/items?limit=20&offset={offset}", headers=user.auth, name="/items")
+
+
+def create_item(user: ScenarioUser) -> None:
+    with user.client.post(
+        "/items", json=_item_body(user.rng), headers=user.auth, name="/items", catch_response=True
+    ) as resp:
+        if resp.status_code == 201:
+            user.created.append(resp.json()["id"])
+            resp.success()
+        else:
+            resp.failure(f"create: HTTP {resp.status_code}")
+
+
+def update_item(user: ScenarioUser) -> None:
+    user.client.put(
+        f"/items/{user.any_item()}",
+        json=_item_body(user.rng),
+        headers=user.auth,
+        name="/items/{id}",
+    )
+
+
+def patch_item(user: ScenarioUser) -> None:
+    body = {"price": user.rng.randrange(0, 100_000) / 100}
+    user.client.patch(f"/items/{user.any_item()}", json=body, headers=user.auth, name="/items/{id}")
+
+
+def delete_item(user: ScenarioUser) -> None:
+    if not user.created:
+        create_item(user)
+        return
+    item = user.created.pop(user.rng.randrange(len(user.created)))
+    user.client.delete(f"/items/{item}", headers=user.auth, name="/items/{id}")
+
+
+def get_me(user: ScenarioUser) -> None:
+    user.client.get("/me", headers=user.auth, name="/me")
+
+
+def register(user: ScenarioUser) -> None:
+    name = "lt_" + uuid.uuid4().hex[:24]
+    user.client.post(
+        "/auth/register", json={"username": name, "password": SEED_PASSWORD}, name="/auth/register"
+    )
+
+
+def login(user: ScenarioUser) -> None:
+    user.client.post(
+        "/auth/login",
+        json={"username": user.seed_username(), "password": SEED_PASSWORD},
+        name="/auth/login",
+    )
+
+
+TASKS: dict[str, Task] = {
+    f.__name__: f
+    for f in (
+        get_item,
+        list_items,
+        create_item,
+        update_item,
+        patch_item,
+        delete_item,
+        get_me,
+        register,
+        login,
+    )
+}
+
+_unknown = set(SCENARIO.get("tasks", {})) - set(TASKS)
+if _unknown:
+    raise SystemExit(
+        f"{SCENARIO_PATH.name}: unknown tasks {sorted(_unknown)}; known: {sorted(TASKS)}"
+    )
+
+
+class ScenarioUser(FastHttpUser):
+    """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
+
+    wait_time = between(*SETTINGS.get("wait", [0.0, 0.0]))
+    tasks = {TASKS[name]: int(weight) for name, weight in SCENARIO["tasks"].items()}
+
+    def on_start(self) -> None:
+        number = next(_user_numbers)
+        self.rng = random.Random(RANDOM_SEED * 100_003 + number + os.getpid())
+        self.seed_user = 1 + (number * 7919 + self.rng.randrange(SEED_USERS)) % SEED_USERS
+        self.created: list[int] = []
+        self.auth: dict[str, str] = {}
+        if SETTINGS.get("login_on_start", True):
+            resp = self.client.post(
+                "/auth/login",
+                json={"username": f"user{self.seed_user:04d}", "password": SEED_PASSWORD},
+                name="/auth/login",
+            )
+            if resp.status_code == 200:
+                self.auth = {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+    def seed_username(self) -> str:
+        """Any seeded user: logins in auth_storm spread over the whole table."""
+        return f"user{self.rng.randrange(1, SEED_USERS + 1):04d}"
+
+    def any_item(self) -> int:
+        """One of this user's seeded items, or one it created."""
+        if self.created and self.rng.random() < 0.5:
+            return self.rng.choice(self.created)
+        first = (self.seed_user - 1) * SEED_ITEMS + 1
+        return first + self.rng.randrange(SEED_ITEMS)
