@@ -178,7 +178,8 @@ class Bench:
         self.config = config
         self.argv = argv
         self.progress = progress or Progress()
-        self.parity = parity or load_parity(config.spikes_dir / "parity.toml")
+        parity_file = config.spikes_dir / "parity.toml"
+        self.parity = parity or load_parity(parity_file if parity_file.exists() else None)
         self.spikes = select_spikes(config.spikes, config.spikes_dir)
         self.scenarios = select_scenarios(config.scenarios)
         if config.sut_cpus is None and config.loadgen_cpus is None:
