@@ -1,6 +1,7 @@
 """The run engine end to end, through the CLI a user types, including every named fault:
 a spike that will not start, crashes mid-run or answers 5xx; Postgres unreachable; a port
-already taken; Ctrl-C. Each gives a clear message, keeps what was measured, leaves nothing running."""
+already taken; Ctrl-C. Each gives a clear message, keeps what was measured and leaves nothing
+running."""
 
 from __future__ import annotations
 

@@ -1,0 +1,37 @@
+"""Strict decoding of JSON request bodies.
+
+Litestar converts ``data: SomeStruct`` with msgspec in lax mode (``strict=False``), which turns
+the string "12" into the number 12.0 and "true" into True. The contract wants those to be a 422,
+so each write handler gets its body from this dependency, decoded by msgspec in strict mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.di import Provide
+from litestar.exceptions import ClientException, ValidationException
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+
+def json_body(model: type[T]) -> Provide:
+    """A dependency that decodes the request body into ``model``.
+
+    Malformed JSON is a 400; a missing body or one of the wrong shape is a 422.
+    """
+
+    async def decode(request: Request[Any, Any, Any]) -> T:
+        raw = await request.body()
+        if not raw.strip():  # no body at all is a missing required body, not malformed JSON
+            raise ValidationException("A JSON object body is required")
+        try:
+            return msgspec.json.decode(raw, type=model)
+        except msgspec.ValidationError as exc:  # valid JSON, wrong shape
+            raise ValidationException(str(exc)) from exc
+        except msgspec.DecodeError as exc:
+            raise ClientException(f"Malformed JSON body: {exc}") from exc
+
+    return Provide(decode)

@@ -1,0 +1,26 @@
+"""The advanced-alchemy plugin: one engine and fixed-size pool per worker, a session per request."""
+
+from __future__ import annotations
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+
+from app.config import settings
+
+alchemy_config = SQLAlchemyAsyncConfig(
+    connection_string=settings.database_url,
+    engine_config=EngineConfig(pool_size=settings.db_pool_size, max_overflow=0),
+    # Handlers commit explicitly (to turn a unique violation into a 409), so responses can still
+    # be built from the committed objects without a reload.
+    session_config=AsyncSessionConfig(expire_on_commit=False),
+    create_all=False,  # the schema is the harness's; never create or migrate it
+    # PUT and PATCH set updated_at = now() themselves, in the database's clock.
+    enable_touch_updated_timestamp_listener=False,
+    set_default_exception_handler=False,  # app.errors renders every error in the contract shape
+)
+
+alchemy = SQLAlchemyPlugin(config=alchemy_config)

@@ -1,0 +1,164 @@
+"""HTTP handlers: health, auth, the current user, and the caller's items."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, patch, post, put
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from msgspec import UNSET
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.body import json_body
+from app.config import settings
+from app.errors import InvalidCredentialsException, UsernameTakenException
+from app.models import MAX_BIGINT, Item, User
+from app.schemas import Credentials, ItemIn, ItemOut, ItemPage, ItemPatch, TokenOut, UserOut
+from app.security import create_access_token, hash_password, verify_password
+
+
+@get("/health")
+async def health(db_session: AsyncSession) -> dict[str, str]:
+    try:
+        await db_session.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to reach the database means "unavailable"
+        raise HTTPException(
+            status_code=HTTP_503_SERVICE_UNAVAILABLE, detail="Database unavailable"
+        ) from exc
+    return {"status": "ok"}
+
+
+class AuthController(Controller):
+    path = "/auth"
+
+    @post("/register", dependencies={"payload": json_body(Credentials)})
+    async def register(self, payload: Credentials, db_session: AsyncSession) -> UserOut:
+        user = User(username=payload.username, password_hash=await hash_password(payload.password))
+        db_session.add(user)
+        try:
+            await db_session.commit()
+        except IntegrityError as exc:  # the UNIQUE constraint decides, so races are 409s too
+            await db_session.rollback()
+            raise UsernameTakenException(detail="Username is already taken") from exc
+        return UserOut.of(user)
+
+    @post("/login", status_code=200, dependencies={"payload": json_body(Credentials)})
+    async def login(self, payload: Credentials, db_session: AsyncSession) -> TokenOut:
+        user = await db_session.scalar(select(User).where(User.username == payload.username))
+        if user is None or not await verify_password(user.password_hash, payload.password):
+            raise InvalidCredentialsException(detail="Invalid username or password")
+        return TokenOut(access_token=create_access_token(user), expires_in=settings.jwt_ttl_seconds)
+
+
+def provide_user(request: Request[User, Any, Any]) -> User:
+    """The user JWTAuth loaded for this request (the middleware already rejected the rest)."""
+    return request.user
+
+
+@get("/me", dependencies={"user": Provide(provide_user, sync_to_thread=False)})
+async def me(user: User) -> UserOut:
+    return UserOut.of(user)
+
+
+def to_price(value: float) -> Decimal:
+    """The validated price as NUMERIC: repr gives its (at most 2-decimal) digits exactly."""
+    return Decimal(repr(value))
+
+
+def parse_item_id(raw: str) -> int:
+    """A positive 64-bit integer, or 404: any other id names no item.
+
+    The path parameter is a ``str`` (not ``{item_id:int}``) so this check runs after
+    authentication, as the contract orders it, and huge values never reach PostgreSQL's BIGINT.
+    """
+    if raw.isascii() and raw.isdigit() and 0 < int(raw) <= MAX_BIGINT:
+        return int(raw)
+    raise NotFoundException(detail="Item not found")
+
+
+class ItemController(Controller):
+    path = "/items"
+    dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
+
+    @staticmethod
+    async def _owned_item(db_session: AsyncSession, user: User, raw_id: str) -> Item:
+        """The caller's item; someone else's is a 404 too, so existence is not leaked."""
+        item = await db_session.scalar(
+            select(Item).where(Item.id == parse_item_id(raw_id), Item.owner_id == user.id)
+        )
+        if item is None:
+            raise NotFoundException(detail="Item not found")
+        return item
+
+    @get("")
+    async def list_items(
+        self,
+        user: User,
+        db_session: AsyncSession,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_BIGINT)] = 0,
+    ) -> ItemPage:
+        owned = Item.owner_id == user.id
+        total = await db_session.scalar(select(func.count()).select_from(Item).where(owned))
+        items = await db_session.scalars(
+            select(Item).where(owned).order_by(Item.id).limit(limit).offset(offset)
+        )
+        return ItemPage(
+            items=[ItemOut.of(item) for item in items], total=total or 0, limit=limit, offset=offset
+        )
+
+    @post("", dependencies={"payload": json_body(ItemIn)})
+    async def create_item(self, payload: ItemIn, user: User, db_session: AsyncSession) -> ItemOut:
+        item = Item(
+            owner_id=user.id,
+            name=payload.name,
+            description=payload.description,
+            price=to_price(payload.price),
+        )
+        db_session.add(item)
+        await db_session.commit()
+        return ItemOut.of(item)
+
+    @get("/{item_id:str}")
+    async def get_item(self, item_id: str, user: User, db_session: AsyncSession) -> ItemOut:
+        return ItemOut.of(await self._owned_item(db_session, user, item_id))
+
+    @put("/{item_id:str}", dependencies={"payload": json_body(ItemIn)})
+    async def replace_item(
+        self, item_id: str, payload: ItemIn, user: User, db_session: AsyncSession
+    ) -> ItemOut:
+        item = await self._owned_item(db_session, user, item_id)
+        item.name = payload.name
+        item.description = payload.description
+        item.price = to_price(payload.price)
+        item.updated_at = func.now()  # type: ignore[assignment]  # fetched back via RETURNING
+        await db_session.commit()
+        return ItemOut.of(item)
+
+    @patch("/{item_id:str}", dependencies={"payload": json_body(ItemPatch)})
+    async def update_item(
+        self, item_id: str, payload: ItemPatch, user: User, db_session: AsyncSession
+    ) -> ItemOut:
+        item = await self._owned_item(db_session, user, item_id)
+        changes = {
+            f: v for f in payload.__struct_fields__ if (v := getattr(payload, f)) is not UNSET
+        }
+        if changes:  # an empty PATCH changes nothing, updated_at included
+            if "price" in changes:
+                changes["price"] = to_price(changes["price"])
+            for field, value in changes.items():
+                setattr(item, field, value)
+            item.updated_at = func.now()  # type: ignore[assignment]
+            await db_session.commit()
+        return ItemOut.of(item)
+
+    @delete("/{item_id:str}")
+    async def delete_item(self, item_id: str, user: User, db_session: AsyncSession) -> None:
+        await db_session.delete(await self._owned_item(db_session, user, item_id))
+        await db_session.commit()
