@@ -6,8 +6,10 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SPIKES_DIR = REPO_ROOT / "spikes"
-CONTRACT_DIR = SPIKES_DIR / "contract"
+# SPIKEBENCH_SPIKES_DIR points the harness and the conformance suite at another spikes folder
+# (a team trying a candidate outside the repo); the contract always comes from this checkout.
+SPIKES_DIR = Path(os.environ.get("SPIKEBENCH_SPIKES_DIR", REPO_ROOT / "spikes"))
+CONTRACT_DIR = REPO_ROOT / "spikes" / "contract"
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
 RESULTS_DIR = REPO_ROOT / "results"
 

@@ -117,4 +117,4 @@ class PageQuerySerializer(serializers.Serializer):
     """`?limit=&offset=` of GET /items."""
 
     limit = QueryIntegerField(min_value=1, max_value=100, default=20)
-    offset = QueryIntegerField(min_value=0, default=0)
+    offset = QueryIntegerField(min_value=0, max_value=2**63 - 1, default=0)

@@ -1,0 +1,187 @@
+"""The run engine's pure parts: trial planning, statistics, scenarios, manifests, discovery."""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.manifest import discover_spikes, load_manifest, load_parity
+from harness.paths import REPO_ROOT, SCENARIOS_DIR, SPIKES_DIR
+from harness.runner import aggregate, default_cpu_sets, parse_cpus, plan_trials
+from harness.scenario import DEFAULT_SCENARIOS, TASK_NAMES, load_scenario, select_scenarios
+from harness.stats import summarize, welch
+
+SPIKES = discover_spikes()
+
+
+def test_trials_are_interleaved_rounds_in_shuffled_order() -> None:
+    scenarios = select_scenarios(["read_heavy", "auth_storm"])
+    plan = plan_trials(SPIKES, scenarios, trials=3, seed=7)
+    assert len(plan) == 3 * len(SPIKES) * 2
+    per_round = len(SPIKES) * 2
+    for r in range(3):
+        chunk = plan[r * per_round : (r + 1) * per_round]
+        assert {c[0] for c in chunk} == {r + 1}
+        # every (spike, scenario) exactly once per round: no back-to-back repetitions of a pair
+        assert Counter((sp.name, sc.name) for _, sp, sc in chunk) == Counter(
+            {(sp.name, sc.name): 1 for sp in SPIKES for sc in scenarios}
+        )
+    orders = {
+        tuple((sp.name, sc.name) for _, sp, sc in plan[i : i + per_round])
+        for i in range(0, len(plan), per_round)
+    }
+    assert len(orders) > 1, "rounds should not all share one order"
+    assert plan == plan_trials(SPIKES, scenarios, trials=3, seed=7), "the seed fixes the order"
+
+
+def test_summary_statistics() -> None:
+    s = summarize([100.0, 110.0, 90.0])
+    assert s["n"] == 3 and s["median"] == 100.0 and s["mean"] == pytest.approx(100.0)
+    assert s["stdev"] == pytest.approx(10.0)
+    # t(0.975, 2) = 4.303: half width = 4.303 * 10 / sqrt(3) = 24.84
+    assert s["ci95"] == pytest.approx([75.16, 124.84], abs=0.01)
+    assert s["cv"] == pytest.approx(0.1)
+    one = summarize([5.0])
+    assert one["ci95"] is None and one["median"] == 5.0
+    assert summarize([])["n"] == 0
+
+
+def test_welch_separates_real_differences_only() -> None:
+    assert welch([100, 101, 99], [100, 99, 101]) > 0.5
+    assert welch([100, 101, 99, 100], [80, 81, 79, 80]) < 0.001
+    assert welch([1.0], [2.0, 3.0]) is None
+
+
+def _trial(spike: str, rps: float, valid: bool = True) -> dict:
+    metrics = {
+        "throughput_rps": rps,
+        "error_rate": 0.0,
+        "latency_ms": {"p50": 1.0, "p99": 2.0},
+        "cpu": {"app_ms_per_request": 1.0, "db_ms_per_request": 0.5},
+        "memory": {"idle_rss_bytes": 1, "peak_rss_bytes": 2, "peak_pss_bytes": 2},
+        "startup_seconds": 1.0,
+    }
+    return {"spike": spike, "scenario": "s", "valid": valid, "metrics": metrics}
+
+
+def test_aggregates_leave_invalid_trials_out_and_warn_on_high_cv() -> None:
+    (agg,) = aggregate([_trial("a", 100), _trial("a", 102), _trial("a", 10_000, valid=False)])
+    assert agg["valid_trials"] == 2 and agg["trials"] == 3
+    assert agg["metrics"]["throughput_rps"]["values"] == [100, 102]
+    assert any("1 of 3 trials invalid" in w for w in agg["warnings"])
+    (noisy,) = aggregate([_trial("b", 100), _trial("b", 150), _trial("b", 60)])
+    assert any(w.startswith("high_cv") for w in noisy["warnings"])
+
+
+def test_cpu_sets() -> None:
+    assert parse_cpus("0,2-3") == [0, 2, 3]
+    sut, loadgen = default_cpu_sets()
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert sut and loadgen and not set(parse_cpus(sut)) & set(parse_cpus(loadgen))
+
+
+def test_default_scenarios_exist_and_are_valid() -> None:
+    names = [s.name for s in select_scenarios(None)]
+    assert names == list(DEFAULT_SCENARIOS)
+    auth = load_scenario(SCENARIOS_DIR / "auth_storm.toml")
+    assert not auth.login_on_start and set(auth.tasks) == {"register", "login"}
+    reads = load_scenario(SCENARIOS_DIR / "read_heavy.toml")
+    read_share = (reads.tasks["get_item"] + reads.tasks["list_items"]) / sum(reads.tasks.values())
+    assert read_share == pytest.approx(0.9)
+
+
+def test_task_names_match_the_locustfile() -> None:
+    """The harness refuses unknown tasks up front, so its list must equal the locustfile's."""
+    tree = ast.parse((SCENARIOS_DIR / "locustfile.py").read_text())
+    tasks = next(
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "TASKS"
+    )
+    names = {
+        elt.id
+        for elt in ast.walk(tasks.value)
+        if isinstance(elt, ast.Name) and elt.id not in ("f",)
+    }
+    assert names == TASK_NAMES
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[scenario]\nusers = 0\nspawn_rate = 1\n[tasks]\nget_item = 1\n", "users"),
+        ("[scenario]\nusers = 1\nspawn_rate = 1\n[tasks]\nfly = 1\n", "unknown tasks ['fly']"),
+        ("[scenario]\nusers = 1\nspawn_rate = 1\n", "at least one task"),
+        ("[scenario]\nusers = 1\nspawn_rate = 1\nwait = [2, 1]\n[tasks]\nlogin = 1\n", "wait"),
+        ("not toml [", "invalid TOML"),
+    ],
+)
+def test_bad_scenarios_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_scenario(path)
+
+
+def test_every_spike_manifest_is_complete_and_distinct() -> None:
+    names = {s.name for s in SPIKES}
+    assert {"django", "flask", "fastapi", "litestar"} <= names
+    for spike in SPIKES:
+        env = {"SPIKE_HOST": "127.0.0.1", "SPIKE_PORT": "8000", "SPIKE_WORKERS": "2"}
+        argv = spike.argv(env)
+        assert argv[0] in ("gunicorn", "uvicorn"), argv
+        assert "8000" in " ".join(argv) and "2" in argv
+        assert spike.requirements.exists()
+        pins = [
+            line
+            for line in spike.requirements.read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        ]
+        assert pins and all("==" in line for line in pins), f"{spike.name}: unpinned {pins}"
+
+
+def test_manifest_errors_name_the_problem(tmp_path: Path) -> None:
+    (tmp_path / "x").mkdir()
+    with pytest.raises(ConfigError, match="no manifest"):
+        load_manifest(tmp_path / "x")
+    (tmp_path / "x" / "spike.toml").write_text('[spike]\nname = "y"\n')
+    with pytest.raises(ConfigError, match="missing keys"):
+        load_manifest(tmp_path / "x")
+
+
+def test_parity_is_one_file_and_reaches_the_environment() -> None:
+    parity = load_parity()
+    env = parity.env()
+    assert env["SPIKE_WORKERS"] == str(parity.workers)
+    assert env["SPIKE_ARGON2_MEMORY_KIB"] == str(parity.argon2_memory_kib)
+    assert parity.to_dict()["jwt_secret"] == "<redacted>"
+
+
+def test_a_fifth_spike_folder_is_picked_up_with_no_other_change(tmp_path: Path) -> None:
+    """Copy a spike under a new name into a spikes folder: the suite collects tests for it."""
+    spikes = tmp_path / "spikes"
+    shutil.copytree(
+        SPIKES_DIR / "flask", spikes / "flask_two", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    manifest = spikes / "flask_two" / "spike.toml"
+    manifest.write_text(manifest.read_text().replace('name = "flask"', 'name = "flask_two"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/conformance"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SPIKEBENCH_SPIKES_DIR": str(spikes)},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    collected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert collected and all("flask_two" in line for line in collected)
+    assert any("test_items.py::test_create_item[flask_two]" in line for line in collected)
