@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from harness.errors import SpikebenchError
 from harness.paths import RESULTS_DIR, SPIKES_DIR
 
 QUICK = {"trials": 1, "warmup_s": 2.0, "measure_s": 5.0}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def wide_console() -> Console:
@@ -90,6 +95,9 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     console = wide_console()
     progress = ConsoleProgress()
     bench = Bench(config, argv, progress)
+    # A CI job being cancelled sends SIGTERM: treat it like Ctrl-C, so our process groups stop
+    # and the measured trials are kept.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         folder = bench.execute()
     except KeyboardInterrupt:

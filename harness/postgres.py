@@ -118,14 +118,14 @@ class Postgres:
     def describe(self) -> dict[str, Any]:
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)",
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
                 [list(RECORDED_SETTINGS)],
             ).fetchall()
             version = conn.execute("SELECT version()").fetchone()
         return {
             "source": self.source,
             "version": version[0] if version else None,
-            "settings": {n: (s + (u or "") if u and u not in ("8kB",) else s) for n, s, u in rows},
+            "settings": dict(rows),
             "cpus": self.cpus,
             "pid": self.process.pid if self.process else None,
             "url": _safe(self.admin_url),

@@ -75,7 +75,7 @@ def fuzz(spike: Spike, examples: int, tmp_path: Path) -> tuple[int, str]:
         "--request-timeout",
         "30",
     ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     output = done.stdout + done.stderr
     requests = len(json.loads(har.read_text())["log"]["entries"]) if har.exists() else 0
     assert done.returncode == 0, output[-6000:]
