@@ -50,24 +50,38 @@ SERVER_SETTINGS = {
 TEMPLATE_DB = "spikebench_template"
 
 
-def find_binaries() -> tuple[Path, str]:
+def candidate_binaries() -> list[tuple[Path, str]]:
     """pgserver's bundled binaries first (the embedded default), then PATH / Debian's layout."""
+    found: list[tuple[Path, str]] = []
     if env := os.environ.get("SPIKEBENCH_PG_BIN"):
-        return Path(env), "SPIKEBENCH_PG_BIN"
+        return [(Path(env), "SPIKEBENCH_PG_BIN")]
     with contextlib.suppress(ImportError):
         import pgserver
 
         bindir = Path(pgserver.__file__).parent / "pginstall" / "bin"
         if (bindir / "postgres").exists():
-            return bindir, "pgserver"
-    if found := shutil.which("postgres"):
-        return Path(found).resolve().parent, "PATH"
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
-    if debian:
-        return debian[-1].parent, "PATH"
+            found.append((bindir, "pgserver"))
+    if on_path := shutil.which("postgres"):
+        found.append((Path(on_path).resolve().parent, "PATH"))
+    found += [
+        (p.parent, "PATH") for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    ]
+    return found
+
+
+def find_binaries(run_as: dict[str, Any] | None = None) -> tuple[Path, str]:
+    """The first candidate that actually runs as the server's user (a checkout below a private
+    folder can make the wheel's binaries unreadable to `postgres`)."""
+    for bindir, source in candidate_binaries():
+        with contextlib.suppress(OSError):
+            done = subprocess.run(
+                [str(bindir / "postgres"), "--version"], capture_output=True, **(run_as or {})
+            )
+            if done.returncode == 0:
+                return bindir, source
     raise DatabaseUnavailable(
-        "no PostgreSQL binaries: install the pgserver wheel (pip install -e .), put postgres on "
-        "PATH, or set DATABASE_URL to an existing server"
+        "no usable PostgreSQL binaries: install the pgserver wheel (pip install -e .), put "
+        "postgres on PATH, or set DATABASE_URL to an existing server"
     )
 
 
@@ -208,8 +222,9 @@ def connect_existing(url: str) -> Postgres:
 
 def start_embedded(cpus: str | None = None, port: int | None = None) -> Postgres:
     """initdb + postgres in a temporary folder, as our own child process group."""
-    bindir, source = find_binaries()
     user = _server_user()
+    run_as: dict[str, Any] = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
+    bindir, source = find_binaries(run_as)
     workdir = Path(tempfile.mkdtemp(prefix="spikebench-pg-"))
     workdir.chmod(0o755)
     data, log = workdir / "data", workdir / "postgres.log"
@@ -218,7 +233,6 @@ def start_embedded(cpus: str | None = None, port: int | None = None) -> Postgres
     if user:
         for p in (data, log, workdir):
             os.chown(p, user.pw_uid, user.pw_gid)
-    run_as: dict[str, Any] = {"user": user.pw_uid, "group": user.pw_gid} if user else {}
     init = subprocess.run(
         [
             str(bindir / "initdb"),
