@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from harness.errors import SpikebenchError
@@ -106,7 +107,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         return 130
     except SpikebenchError as exc:
         progress.finish()
-        console.print(f"[red]error[/]: {exc}")
+        console.print(f"[red]error[/]: {escape(str(exc))}")
         if bench.folder:
             console.print(f"what was measured is kept in {bench.folder}/run.json")
         return 2
@@ -191,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
     validate.add_argument("runs", nargs="+", type=Path)
+    from harness import inspect
+
+    for reader in (inspect,):  # each adds its subcommand and handler
+        reader.add_parser(sub)
     return parser
 
 
@@ -204,8 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_setup(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if hasattr(args, "handler"):
+            return int(args.handler(args))
     except SpikebenchError as exc:
-        Console(stderr=True).print(f"[red]error[/]: {exc}")
+        Console(stderr=True).print(f"[red]error[/]: {escape(str(exc))}")
         return 2
     return 1
 

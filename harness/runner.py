@@ -270,6 +270,9 @@ class Bench:
         self.run["runtime"] = self.runtime.describe()
         self.progress.message(f"preparing {len(self.spikes)} spike environment(s) …")
         prepared = self.runtime.prepare(self.spikes)
+        from harness.inspect import inspect_for_bench  # static costs: LOC, deps, size, import
+
+        self.run["inspection"] = inspect_for_bench(self.spikes, self.runtime, prepared, self.parity)
         for spike in self.spikes:
             self.run["spikes"][spike.name] = self._spike_record(spike, prepared[spike.name])
         self.save()
