@@ -17,7 +17,7 @@ BENCH_ARGS = --runtime $(RUNTIME) \
 	$(if $(TRIALS),--trials $(TRIALS)) $(ARGS)
 comma := ,
 
-.PHONY: setup bench quick test lint fuzz clean
+.PHONY: setup bench quick test lint fuzz clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,19 @@ quick: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: lint
+test: lint browser
 	$(BIN)/pytest -q -m "not slow"
+
+# Headless Chromium for tests/test_report_browser.py (Debian's package). Idempotent: installs only
+# when missing and we are root (CI); otherwise says how, and that test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (apt-get) for the report browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "chromium not installed: tests/test_report_browser.py will skip (sudo apt-get install chromium)"; \
+	fi
 
 fuzz: $(STAMP)
 	$(BIN)/pytest -q -m slow tests/conformance/test_fuzz.py

@@ -1,0 +1,316 @@
+"""Report charts as inline SVG (matplotlib, no JavaScript, no CDN): the report opens offline.
+
+Each chart is one <svg id="chart-…" class="chart"> with its internal ids prefixed, so several
+charts can live in one HTML document without their clip paths and glyphs colliding.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness import rundata as rd
+
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    caption: str
+    svg: str
+
+
+def spike_colors(run: dict[str, Any]) -> dict[str, str]:
+    """One colour per spike, the same in every chart (tab10 in run order)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    cmap = colormaps["tab10"]
+    return {name: to_hex(cmap(i % 10)) for i, name in enumerate(rd.spike_names(run))}
+
+
+def to_svg(fig: Any, chart_id: str, title: str) -> str:
+    """Serialise a figure, prefix its internal ids, and name the root <svg>."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{chart_id}-{m[1]}"', svg)
+    svg = re.sub(
+        r'(href="#|url\(#)([^")]+)',
+        lambda m: f"{m[1]}{chart_id}-{m[2]}" if m[2] in ids else m[0],
+        svg,
+    )
+    label = title.replace('"', "&quot;").replace("<", "&lt;")
+    return svg.replace(
+        "<svg ", f'<svg id="{chart_id}" class="chart" role="img" aria-label="{label}" ', 1
+    )
+
+
+def _panels(n: int, rows_per: int = 1, height: float = 3.4) -> tuple[Any, list[list[Any]]]:
+    """A figure with one column per scenario (at most 4 per row) and `rows_per` rows each."""
+    from matplotlib.figure import Figure
+
+    cols = min(max(n, 1), 4)
+    blocks = math.ceil(max(n, 1) / cols)
+    fig = Figure(figsize=(3.4 * cols + 0.6, height * rows_per * blocks), layout="constrained")
+    axes = fig.subplots(rows_per * blocks, cols, squeeze=False)
+    grid: list[list[Any]] = []
+    for i in range(max(n, 1)):
+        b, c = divmod(i, cols)
+        grid.append([axes[b * rows_per + r][c] for r in range(rows_per)])
+    for j in range(max(n, 1), blocks * cols):  # unused cells of the last row
+        b, c = divmod(j, cols)
+        for r in range(rows_per):
+            axes[b * rows_per + r][c].set_visible(False)
+    return fig, grid
+
+
+def _no_data(ax: Any) -> None:
+    ax.text(0.5, 0.5, "no valid trials", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _chart(
+    run: dict[str, Any],
+    chart_id: str,
+    title: str,
+    caption: str,
+    draw: Callable[[Any, str, dict[str, str]], bool],
+    rows_per: int = 1,
+) -> Chart:
+    from matplotlib import rc_context
+
+    scenarios = rd.scenario_names(run)
+    colors = spike_colors(run)
+    with rc_context({"svg.hashsalt": chart_id, "svg.fonttype": "path", "font.size": 8}):
+        fig, grid = _panels(len(scenarios), rows_per)
+        for cell, scenario in zip(grid, scenarios, strict=False):
+            if not draw(cell, scenario, colors):
+                for ax in cell:
+                    _no_data(ax)
+            cell[0].set_title(scenario)
+        svg = to_svg(fig, chart_id, title)
+    return Chart(chart_id, title, caption, svg)
+
+
+def _bars(ax: Any, labels: list[str]) -> None:
+    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
+    ax.grid(axis="y", alpha=0.3)
+
+
+def throughput_chart(run: dict[str, Any]) -> Chart:
+    def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
+        ax = cell[0]
+        names, means, lo, hi = [], [], [], []
+        for spike in rd.spike_names(run):
+            agg = rd.aggregate(run, spike, scenario)
+            s = (agg or {}).get("metrics", {}).get("throughput_rps") or {}
+            if s.get("mean") is None:
+                continue
+            ci = s.get("ci95") or [s["mean"], s["mean"]]
+            names.append(spike)
+            means.append(s["mean"])
+            lo.append(max(s["mean"] - ci[0], 0.0))
+            hi.append(max(ci[1] - s["mean"], 0.0))
+        if not names:
+            return False
+        ax.bar(
+            range(len(names)),
+            means,
+            yerr=[lo, hi],
+            capsize=5,
+            color=[colors[n] for n in names],
+            error_kw={"elinewidth": 1.2},
+        )
+        _bars(ax, names)
+        ax.set_ylabel("req/s (mean, 95% CI)")
+        return True
+
+    return _chart(
+        run,
+        "chart-throughput",
+        "Throughput",
+        "Mean requests per second over valid trials; whiskers are the 95% confidence interval "
+        "(Student t). No whisker: fewer than 2 valid trials.",
+        draw,
+    )
+
+
+def latency_chart(run: dict[str, Any]) -> Chart:
+    labels = ["p50", "p75", "p90", "p95", "p99", "p99.9"]
+
+    def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
+        ax = cell[0]
+        drawn = False
+        for spike in rd.spike_names(run):
+            ts = rd.trials(run, spike, scenario)
+            ys = []
+            for p in rd.PERCENTILES:
+                vals = [v for t in ts if (v := t["metrics"]["latency_ms"].get(p)) is not None]
+                ys.append(sorted(vals)[len(vals) // 2] if vals else math.nan)
+            if all(math.isnan(y) for y in ys):
+                continue
+            ax.plot(labels, ys, marker="o", color=colors[spike], label=spike)
+            drawn = True
+        if drawn:
+            ax.set_yscale("log")
+            ax.set_ylabel("latency ms (median of trials)")
+            ax.grid(alpha=0.3, which="both")
+            ax.legend(fontsize=7)
+        return drawn
+
+    return _chart(
+        run,
+        "chart-latency",
+        "Latency percentiles",
+        "Per spike, the latency at each percentile of every measured request (median over valid "
+        "trials); log scale.",
+        draw,
+    )
+
+
+def cpu_chart(run: dict[str, Any]) -> Chart:
+    def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
+        ax = cell[0]
+        names, app, db = [], [], []
+        for spike in rd.spike_names(run):
+            a = rd.median(run, spike, scenario, "app_cpu_ms_per_request")
+            if a is None:
+                continue
+            names.append(spike)
+            app.append(a)
+            db.append(rd.median(run, spike, scenario, "db_cpu_ms_per_request") or 0.0)
+        if not names:
+            return False
+        x = range(len(names))
+        ax.bar(x, app, color=[colors[n] for n in names], label="app")
+        ax.bar(
+            x,
+            db,
+            bottom=app,
+            color=[colors[n] for n in names],
+            alpha=0.45,
+            hatch="//",
+            label="DB",
+        )
+        _bars(ax, names)
+        ax.set_ylabel("CPU ms per request (median)")
+        ax.legend(fontsize=7)
+        return True
+
+    return _chart(
+        run,
+        "chart-cpu",
+        "CPU per request",
+        "CPU time per measured request: the spike's processes (solid) and PostgreSQL (hatched), "
+        "stacked; median over valid trials.",
+        draw,
+    )
+
+
+def memory_chart(run: dict[str, Any]) -> Chart:
+    def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
+        ax = cell[0]
+        names, idle, peak = [], [], []
+        for spike in rd.spike_names(run):
+            p = rd.median(run, spike, scenario, "peak_rss_bytes")
+            if p is None:
+                continue
+            names.append(spike)
+            peak.append(p / MIB)
+            idle.append((rd.median(run, spike, scenario, "idle_rss_bytes") or 0.0) / MIB)
+        if not names:
+            return False
+        w = 0.38
+        xs = range(len(names))
+        ax.bar(
+            [x - w / 2 for x in xs],
+            idle,
+            w,
+            color=[colors[n] for n in names],
+            alpha=0.45,
+            hatch="..",
+            label="idle",
+        )
+        ax.bar([x + w / 2 for x in xs], peak, w, color=[colors[n] for n in names], label="peak")
+        _bars(ax, names)
+        ax.set_ylabel("RSS MiB (median)")
+        ax.legend(fontsize=7)
+        return True
+
+    return _chart(
+        run,
+        "chart-memory",
+        "Memory",
+        "Resident memory of the spike's process tree: idle before load (dotted) and the peak "
+        "during the measured window (solid); median over valid trials.",
+        draw,
+    )
+
+
+def timeseries_chart(run: dict[str, Any]) -> Chart:
+    warmup = float((run.get("config") or {}).get("warmup_s") or 0.0)
+
+    def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
+        top, bottom = cell
+        drawn = False
+        for spike in rd.spike_names(run):
+            first = True
+            for t in rd.trials(run, spike, scenario, valid_only=False):
+                series = (t.get("metrics") or {}).get("timeseries") or []
+                if not series:
+                    continue
+                style = "-" if t["valid"] else ":"
+                xs = [p["t"] for p in series]
+                label = spike if first else None
+                top.plot(
+                    xs, [p["rps"] for p in series], style, color=colors[spike], label=label, lw=1.2
+                )
+                bottom.plot(
+                    xs,
+                    [math.nan if p["p99_ms"] is None else p["p99_ms"] for p in series],
+                    style,
+                    color=colors[spike],
+                    lw=1.2,
+                )
+                first = False
+                drawn = True
+        if drawn:
+            for ax in (top, bottom):
+                if warmup:
+                    ax.axvspan(0, warmup, color="0.85", zorder=0)
+                ax.grid(alpha=0.3)
+            top.set_ylabel("req/s")
+            bottom.set_ylabel("p99 ms")
+            bottom.set_xlabel("seconds (grey: warm-up)")
+            top.legend(fontsize=7)
+        return drawn
+
+    return _chart(
+        run,
+        "chart-timeseries",
+        "Throughput and p99 over time",
+        "Per second of each trial, warm-up shaded: requests per second (top) and p99 latency "
+        "(bottom). One line per trial; dotted lines are invalid trials.",
+        draw,
+        rows_per=2,
+    )
+
+
+def all_charts(run: dict[str, Any]) -> list[Chart]:
+    return [
+        throughput_chart(run),
+        latency_chart(run),
+        cpu_chart(run),
+        memory_chart(run),
+        timeseries_chart(run),
+    ]

@@ -1,0 +1,474 @@
+"""`spikebench report results/<run-id>`: report.md and a self-contained report.html.
+
+The report is built from run.json alone (never from a live system), as a small list of blocks
+rendered twice: Markdown for reading in a terminal or a pull request, HTML with the inline SVG
+charts for a browser. The HTML loads nothing from the network, so it opens offline and archives
+as one file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import rundata as rd
+from harness.charts import Chart, all_charts
+from harness.resultfile import load_run
+
+MIB = 2**20
+REPORT_MD, REPORT_HTML = "report.md", "report.html"
+
+
+# -- a tiny document model --------------------------------------------------------------------
+
+
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    text: str
+    css: str = ""
+
+
+@dataclass
+class Bullets:
+    items: list[str]
+    css: str = ""
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    # per row: a CSS class for the HTML (e.g. "invalid") — Markdown marks flags in the text
+    row_css: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Code:
+    text: str
+
+
+@dataclass
+class Figure:
+    chart: Chart
+
+
+Block = Heading | Para | Bullets | Table | Code | Figure
+
+
+# -- formatting -------------------------------------------------------------------------------
+
+
+def num(value: Any, fmt: str = "{:.1f}", scale: float = 1.0) -> str:
+    return "–" if value is None else fmt.format(value / scale)
+
+
+def ci_text(summary: dict[str, Any], fmt: str = "{:.0f}") -> str:
+    if summary.get("mean") is None:
+        return "–"
+    text = fmt.format(summary["mean"])
+    if summary.get("ci95"):
+        lo, hi = summary["ci95"]
+        text += f" [{fmt.format(lo)}–{fmt.format(hi)}]"
+    return text
+
+
+def metric(agg: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    return dict(((agg or {}).get("metrics") or {}).get(name) or {})
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def header(run: dict[str, Any]) -> list[Block]:
+    cfg = run.get("config") or {}
+    blocks: list[Block] = [
+        Heading(1, f"spikebench run {run['run_id']}"),
+        Para(
+            f"Status **{run['status']}**; started {run.get('started_at')}, finished "
+            f"{run.get('finished_at') or '–'}. {len(rd.spike_names(run))} spikes × "
+            f"{len(rd.scenario_names(run))} scenarios × {cfg.get('trials')} trials "
+            f"({cfg.get('warmup_s')} s warm-up, {cfg.get('measure_s')} s measured per trial); "
+            f"{sum(t['valid'] for t in run['trials'])} of {len(run['trials'])} trials valid."
+        ),
+    ]
+    if run.get("error"):
+        blocks.append(Para(f"⚠ The run ended with an error: {run['error']}", "flag"))
+    return blocks
+
+
+def trial_detail(trial: dict[str, Any]) -> str:
+    """The warnings of a trial, else the first line of its error."""
+    if trial.get("warnings"):
+        return "; ".join(trial["warnings"])
+    lines = (trial.get("error") or "").splitlines()
+    return lines[0][:200] if lines else ""
+
+
+def validity(run: dict[str, Any]) -> list[Block]:
+    """Everything that limits trust in a number, in one place, before the numbers."""
+    blocks: list[Block] = [Heading(2, "Validity")]
+    invalid = [t for t in run["trials"] if not t["valid"]]
+    warned = [t for t in run["trials"] if t["valid"] and t.get("warnings")]
+    agg_warn = [a for a in run.get("aggregates", []) if a.get("warnings")]
+    if not (invalid or warned or agg_warn):
+        blocks.append(Para("All trials valid; no warnings."))
+        return blocks
+    if invalid:
+        blocks.append(
+            Para(f"⚠ {len(invalid)} invalid trial(s), left out of every aggregate:", "flag")
+        )
+        blocks.append(
+            Table(
+                ["trial", "spike", "scenario", "reasons", "details"],
+                [
+                    [
+                        t["id"],
+                        t["spike"],
+                        t["scenario"],
+                        ", ".join(t["invalid_reasons"]),
+                        trial_detail(t),
+                    ]
+                    for t in invalid
+                ],
+                ["invalid"] * len(invalid),
+            )
+        )
+    if agg_warn:
+        blocks.append(Para("Aggregate warnings (per spike × scenario):"))
+        blocks.append(
+            Bullets(
+                [f"{a['scenario']} / {a['spike']}: {'; '.join(a['warnings'])}" for a in agg_warn],
+                "flag",
+            )
+        )
+    if warned:
+        blocks.append(Para("Warnings on valid trials:"))
+        blocks.append(Bullets([f"{t['id']}: {'; '.join(t['warnings'])}" for t in warned]))
+    return blocks
+
+
+def ranked(run: dict[str, Any], scenario: str) -> list[tuple[str, dict[str, Any] | None]]:
+    """Spikes by mean throughput, best first; spikes without valid trials last."""
+    rows = [(s, rd.aggregate(run, s, scenario)) for s in rd.spike_names(run)]
+    rows = [(s, a) for s, a in rows if a is not None]
+
+    def key(item: tuple[str, dict[str, Any] | None]) -> float:
+        mean = metric(item[1], "throughput_rps").get("mean")
+        return -mean if mean is not None else float("inf")
+
+    return sorted(rows, key=key)
+
+
+def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two confidence intervals overlap: the ranking between them is not established."""
+    ca, cb = a.get("ci95"), b.get("ci95")
+    return bool(ca and cb and ca[0] <= cb[1] and cb[0] <= ca[1])
+
+
+def summary(run: dict[str, Any]) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(2, "Summary per scenario"),
+        Para(
+            "Ranked by mean throughput over valid trials, with its 95% confidence interval. "
+            "Latency, CPU and memory are medians over valid trials. ≈ marks a rank whose interval "
+            "overlaps the next one: those two are not distinguishable with these trials."
+        ),
+    ]
+    for scenario in rd.scenario_names(run):
+        rows, css = [], []
+        order = ranked(run, scenario)
+        for i, (spike, agg) in enumerate(order):
+            thr = metric(agg, "throughput_rps")
+            has = thr.get("mean") is not None
+            close = i + 1 < len(order) and overlaps(thr, metric(order[i + 1][1], "throughput_rps"))
+            rank = (f"{i + 1}" + (" ≈" if close else "")) if has else "–"
+            notes = "; ".join((agg or {}).get("warnings") or [])
+            rows.append(
+                [
+                    rank,
+                    spike,
+                    f"{(agg or {}).get('valid_trials', 0)}/{(agg or {}).get('trials', 0)}",
+                    ci_text(thr) if has else "no valid trials",
+                    num(metric(agg, "p50_ms").get("median")),
+                    num(metric(agg, "p99_ms").get("median")),
+                    num(metric(agg, "app_cpu_ms_per_request").get("median"), "{:.2f}"),
+                    num(metric(agg, "db_cpu_ms_per_request").get("median"), "{:.2f}"),
+                    num(metric(agg, "idle_rss_bytes").get("median"), "{:.0f}", MIB),
+                    num(metric(agg, "peak_rss_bytes").get("median"), "{:.0f}", MIB),
+                    num(metric(agg, "startup_seconds").get("median"), "{:.2f}"),
+                    ("⚠ " + notes) if notes else "",
+                ]
+            )
+            css.append("flag" if notes or not has else "")
+        desc = ((run.get("scenarios") or {}).get(scenario) or {}).get("description", "")
+        users = ((run.get("scenarios") or {}).get(scenario) or {}).get("users")
+        blocks.append(Heading(3, scenario))
+        if desc:
+            blocks.append(Para(f"{desc} ({users} users)"))
+        blocks.append(
+            Table(
+                [
+                    "rank",
+                    "spike",
+                    "valid",
+                    "req/s mean [95% CI]",
+                    "p50 ms",
+                    "p99 ms",
+                    "app CPU ms/req",
+                    "DB CPU ms/req",
+                    "idle RSS MiB",
+                    "peak RSS MiB",
+                    "startup s",
+                    "notes",
+                ],
+                rows,
+                css,
+            )
+        )
+    return blocks
+
+
+def inspection(run: dict[str, Any]) -> list[Block]:
+    data = run.get("inspection") or {}
+    if not data:
+        return []
+    rows = []
+    for spike in rd.spike_names(run):
+        i = data.get(spike) or {}
+        startup = rd.median(run, spike, None, "startup_seconds")
+        rows.append(
+            [
+                spike,
+                num(i.get("loc"), "{:.0f}"),
+                num(i.get("direct_dependencies"), "{:.0f}"),
+                num(i.get("total_dependencies"), "{:.0f}"),
+                num(i.get("installed_size_bytes"), "{:.0f}", MIB),
+                num(i.get("image_size_bytes"), "{:.0f}", MIB),
+                num(i.get("import_seconds"), "{:.0f}", 1e-3),
+                num(startup, "{:.2f}"),
+                "; ".join(e.splitlines()[0] for e in i.get("errors") or []),
+            ]
+        )
+    return [
+        Heading(2, "Inspection"),
+        Para(
+            "Lines of code: non-blank, non-comment Python lines of the manifest's app_paths. "
+            "Dependencies: requirements.txt lines (direct) and installed distributions (total). "
+            "Cold start: median over valid trials of process start → first healthy response."
+        ),
+        Table(
+            [
+                "spike",
+                "LOC",
+                "direct deps",
+                "installed dists",
+                "venv MiB",
+                "image MiB",
+                "import ms",
+                "cold start s",
+                "notes",
+            ],
+            rows,
+        ),
+    ]
+
+
+PARITY_ROWS = (
+    ("framework", ("framework",)),
+    ("version", ("framework_version",)),
+    ("server", ("parity", "server")),
+    ("worker class", ("parity", "worker_class")),
+    ("interface", ("parity", "interface")),
+    ("workers", ("parity", "workers")),
+    ("DB pool per worker", ("parity", "db_pool_size")),
+    ("ORM", ("parity", "orm")),
+    ("ORM tier", ("parity", "orm_tier")),
+    ("driver", ("parity", "driver")),
+    ("validation", ("parity", "validation")),
+    ("argon2 (t, m KiB, p)", ("parity", "argon2")),
+    ("JWT TTL s", ("parity", "jwt_ttl_seconds")),
+    ("recommended workers (not used)", ("parity", "recommended_workers")),
+)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(str(v) for v in value.values())
+    return "–" if value in (None, "") else str(value)
+
+
+def parity(run: dict[str, Any]) -> list[Block]:
+    spikes = rd.spike_names(run)
+    records = run.get("spikes") or {}
+    rows = [
+        [label, *[_cell(rd.dig(records.get(s) or {}, path)) for s in spikes]]
+        for label, path in PARITY_ROWS
+    ]
+    shared = ", ".join(f"{k}={v}" for k, v in (run.get("parity") or {}).items())
+    return [
+        Heading(2, "Parity"),
+        Para(f"Shared settings (spikes/parity.toml): {shared}."),
+        Table(["setting", *spikes], rows),
+    ]
+
+
+def environment(run: dict[str, Any]) -> list[Block]:
+    m, h, cfg = run.get("machine") or {}, run.get("harness") or {}, run.get("config") or {}
+    pin, db, rt = run.get("pinning") or {}, run.get("database") or {}, run.get("runtime") or {}
+    git = h.get("git") or {}
+    mem = m.get("memory_bytes")
+    items = [
+        f"Machine: {m.get('cpu_model')}, {m.get('cpus_logical')} logical / "
+        f"{m.get('cpus_physical')} physical CPUs at {m.get('cpu_mhz')} MHz (governor "
+        f"{m.get('cpu_governor')}), {num(mem, '{:.1f}', 2**30)} GiB RAM; {m.get('os')}; "
+        f"container: {m.get('in_container')}; load average at start {m.get('load_average')}",
+        f"Pinning: system under test on CPUs {pin.get('sut_cpus')}, load generator on "
+        f"{pin.get('loadgen_cpus')}, harness on {pin.get('harness_cpus')}",
+        f"Runtime: {rt.get('kind') or cfg.get('runtime')} ({rt.get('isolation', '')})",
+        f"Database: {db.get('version')} ({db.get('source')}); CPUs {db.get('cpus')}; seed "
+        f"{cfg.get('seed_users')} users × {cfg.get('seed_items')} items",
+        f"Harness {h.get('version')}, Python {h.get('python')}, packages "
+        + ", ".join(f"{k} {v}" for k, v in (h.get("packages") or {}).items()),
+        f"Git commit {git.get('commit') or 'unknown'}"
+        + (" (dirty tree)" if git.get("dirty") else ""),
+        f"Trial order seed {cfg.get('order_seed')}; thresholds {cfg.get('thresholds')}",
+        "Spike versions: "
+        + "; ".join(
+            f"{s}: {(run.get('spikes') or {}).get(s, {}).get('framework')} "
+            f"{(run.get('spikes') or {}).get(s, {}).get('framework_version')}"
+            for s in rd.spike_names(run)
+        ),
+    ]
+    return [
+        Heading(2, "Environment"),
+        Bullets(items),
+        Para("Command line:"),
+        Code(" ".join(h.get("command_line") or [])),
+        Para("Repeat with:"),
+        Code(rd.make_command(run)),
+    ]
+
+
+def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:
+    charts = all_charts(run) if charts is None else charts
+    blocks: list[Block] = [*header(run), *validity(run), *summary(run)]
+    if charts:
+        blocks.append(Heading(2, "Charts"))
+        for chart in charts:
+            blocks += [Heading(3, chart.title), Figure(chart), Para(chart.caption, "caption")]
+    blocks += [*inspection(run), *parity(run), *environment(run)]
+    return blocks
+
+
+# -- renderers --------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_md(blocks: list[Block]) -> str:
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {i}" for i in b.items))
+        elif isinstance(b, Table):
+            lines = ["| " + " | ".join(_md_cell(h) for h in b.headers) + " |"]
+            lines.append("|" + "---|" * len(b.headers))
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            out.append("\n".join(lines))
+        elif isinstance(b, Code):
+            out.append(f"```\n{b.text}\n```")
+        elif isinstance(b, Figure):
+            out.append(f"*Chart `{b.chart.id}`: see {REPORT_HTML} (inline SVG).*")
+    return "\n\n".join(out) + "\n"
+
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1200px;
+padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.6rem}h2{border-bottom:1px solid #ddd;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0 1rem;font-size:13px}
+th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}tr.flag td,tr.invalid td{background:#fff4e0}
+p.flag,ul.flag{color:#8a4b00}p.caption{color:#555;font-size:12px;margin-top:0}
+figure{margin:0}svg.chart{max-width:100%;height:auto}
+pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape, then the one Markdown emphasis the blocks use (**bold**)."""
+    parts = html.escape(text).split("**")
+    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def render_html(blocks: list[Block], title: str) -> str:
+    body: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            body.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
+        elif isinstance(b, Para):
+            cls = f' class="{b.css}"' if b.css else ""
+            body.append(f"<p{cls}>{_inline(b.text)}</p>")
+        elif isinstance(b, Bullets):
+            cls = f' class="{b.css}"' if b.css else ""
+            body.append(f"<ul{cls}>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Table):
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in b.headers)
+            rows = []
+            for i, row in enumerate(b.rows):
+                css = b.row_css[i] if i < len(b.row_css) and b.row_css[i] else ""
+                cls = f' class="{css}"' if css else ""
+                rows.append(
+                    f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                )
+            body.append(
+                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            )
+        elif isinstance(b, Code):
+            body.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
+        elif isinstance(b, Figure):
+            body.append(f'<figure data-chart="{b.chart.id}">{b.chart.svg}</figure>')
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
+
+
+def write_report(folder: Path) -> tuple[Path, Path]:
+    """Write report.md and report.html next to run.json; returns their paths."""
+    run = load_run(folder)
+    folder = Path(run["_folder"])
+    blocks = build(run)
+    md, page = folder / REPORT_MD, folder / REPORT_HTML
+    md.write_text(render_md(blocks))
+    page.write_text(render_html(blocks, f"spikebench run {run['run_id']}"))
+    return md, page
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("report", help="write report.md and report.html for a run folder")
+    p.add_argument("run", type=Path, help="results/<run-id> (or its run.json)")
+    p.set_defaults(handler=cmd_report)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    md, page = write_report(args.run)
+    print(f"report: {md}\nreport: {page}")
+    return 0
