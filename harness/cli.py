@@ -192,9 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
     validate.add_argument("runs", nargs="+", type=Path)
-    from harness import inspect, report
+    from harness import compare, inspect, report
 
-    for reader in (report, inspect):  # each adds its subcommand and handler
+    for reader in (report, compare, inspect):  # each adds its subcommand and handler
         reader.add_parser(sub)
     return parser
 
