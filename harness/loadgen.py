@@ -15,6 +15,7 @@ from typing import Any
 import psutil
 
 from harness.paths import SCENARIOS_DIR
+from harness.postgres import free_port
 from harness.procs import stop_group
 from harness.scenario import Scenario
 
@@ -82,7 +83,20 @@ class Loadgen:
             "0",
         ]
         if self.config.workers:
-            cmd += ["--processes", str(self.config.workers)]
+            # Master and workers talk over ZeroMQ. Locust's default is port 5557 on every
+            # interface: a second Locust on the machine (a colleague's run, a parallel test) then
+            # fails with "Address already in use". A free loopback port per run avoids both.
+            rpc_port = str(free_port())
+            cmd += [
+                "--processes",
+                str(self.config.workers),
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                rpc_port,
+                "--master-port",
+                rpc_port,
+            ]
         self.command = ["taskset", "-c", self.config.cpus, *cmd] if self.config.cpus else cmd
         env = {
             **os.environ,
