@@ -110,10 +110,25 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         console.print(f"[red]error[/]: {escape(str(exc))}")
         if bench.folder:
             console.print(f"what was measured is kept in {bench.folder}/run.json")
+            if bench.run.get("trials"):  # a run that failed midway still gets its report
+                print_documents(console, bench.folder)
         return 2
     print_summary(console, bench.run)
     console.print(f"result: {folder}/run.json")
+    print_documents(console, folder)
     return 0 if all(t["valid"] for t in bench.run["trials"]) else 3
+
+
+def print_documents(console: Console, folder: Path) -> None:
+    """Report and decision record from the run file; a problem there is shown, not fatal."""
+    from harness.documents import write_documents
+
+    labels = {"decision.md": "decision record", "score.json": "scores"}
+    written, problems = write_documents(folder)
+    for path in written:
+        console.print(f"{labels.get(path.name, 'report')}: {path}", markup=False)
+    for problem in problems:
+        console.print(f"warning: {problem}", markup=False, style="yellow")
 
 
 def print_summary(console: Console, run: dict[str, object]) -> None:
@@ -192,9 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
     validate.add_argument("runs", nargs="+", type=Path)
-    from harness import compare, inspect, report
+    from harness import compare, inspect, report, score
 
-    for reader in (report, compare, inspect):  # each adds its subcommand and handler
+    for reader in (report, compare, score, inspect):  # each adds its subcommand and handler
         reader.add_parser(sub)
     return parser
 

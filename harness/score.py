@@ -1,0 +1,549 @@
+"""`spikebench score results/<run-id>`: a weighted decision matrix, its robustness, and a record.
+
+Scoring rules (every criterion is a score from 1 to 5, higher is better; the section "Scoring
+rules" of README.md has the same text for the team). Measured criteria come only from the result
+file, by monotone rules: a spike that measures better on an input never scores lower on it.
+
+- performance: per scenario, 0.5 × throughput / best throughput + 0.5 × best p99 / p99 (medians
+  over valid trials; a spike without valid trials in a scenario gets 0 there), averaged with the
+  team's scenario weights (decision.toml [scenarios], renormalised over the scenarios the run
+  has), mapped to 1 + 4 × that: the best spike on both in every scenario scores 5.
+- operational_overhead: for each of peak RSS (the worst scenario's median), startup (median over
+  valid trials), installed distributions, and container image size, lowest / own (1 for the
+  leanest); components that some spike lacks are left out for all; averaged, mapped to 1 + 4 × it.
+  No component at all: 3 for everyone (neutral, said so).
+- ease_of_development: (1 − measured_share) × the team's score + measured_share × (1 + 4 × fewest
+  lines of code / own lines of code), LOC from run.json's inspection; without it, the team's score.
+- ecosystem, team_fit: the team's scores from decision.toml, each with a rationale line.
+
+Weighted total = Σ weight × score. Sensitivity: for each criterion, the smallest change of its
+weight (the others rescaled to keep the sum 1) that changes the winner; and how often each option
+wins over Dirichlet draws around the weights (fixed seed, so the numbers are reproducible).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import rundata as rd
+from harness.errors import ConfigError
+from harness.paths import REPO_ROOT, SCENARIOS_DIR, SPIKES_DIR
+from harness.resultfile import load_run, write_atomic
+
+CRITERIA = (
+    "ease_of_development",
+    "performance",
+    "ecosystem",
+    "team_fit",
+    "operational_overhead",
+)
+DEFAULT_WEIGHTS = {
+    "ease_of_development": 0.3,
+    "performance": 0.2,
+    "ecosystem": 0.2,
+    "team_fit": 0.2,
+    "operational_overhead": 0.1,
+}
+JUDGED = ("ease_of_development", "ecosystem", "team_fit")
+MEASURED = ("performance", "operational_overhead")
+LABELS = {c: c.replace("_", " ") for c in CRITERIA}
+DEFAULT_CRITERIA = REPO_ROOT / "decision.toml"
+DEFAULT_LOC_SHARE = 0.4
+SUM_TOLERANCE = 0.001
+DRAWS, SEED, CONCENTRATION = 1000, 20240101, 50.0
+DECISION_MD, SCORE_JSON = "decision.md", "score.json"
+
+
+# -- the criteria file ------------------------------------------------------------------------
+
+
+@dataclass
+class Judgement:
+    score: int
+    rationale: str
+
+
+@dataclass
+class Criteria:
+    path: Path
+    weights: dict[str, float]
+    scenario_weights: dict[str, float]
+    loc_share: float
+    judged: dict[str, dict[str, Judgement]]  # framework → criterion → judgement
+    title: str = "Choose the Python web framework for our API service"
+    context: str = ""
+
+
+def _check_weights(path: Path, section: str, weights: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(weights) - known)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown {'criteria' if section == 'weights' else 'scenarios'} {unknown} in "
+            f"[{section}]; known: {sorted(known)}"
+        )
+    for key, value in weights.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path}: [{section}] {key} = {value!r} is not a number")
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{path}: [{section}] {key} = {value} is outside [0, 1]")
+    total = sum(weights.values())
+    if abs(total - 1.0) > SUM_TOLERANCE:
+        raise ConfigError(
+            f"{path}: [{section}] weights must sum to 1 (± {SUM_TOLERANCE}); "
+            f"they sum to {total:.4f}"
+        )
+
+
+def known_frameworks(spikes_dir: Path = SPIKES_DIR) -> set[str]:
+    return {p.parent.name for p in spikes_dir.glob("*/spike.toml")}
+
+
+def known_scenarios(scenarios_dir: Path = SCENARIOS_DIR) -> set[str]:
+    return {p.stem for p in scenarios_dir.glob("*.toml")}
+
+
+def load_criteria(
+    path: Path = DEFAULT_CRITERIA,
+    frameworks: set[str] | None = None,
+    scenarios: set[str] | None = None,
+) -> Criteria:
+    """Read and validate decision.toml; every problem is a ConfigError naming file and key."""
+    frameworks = known_frameworks() if frameworks is None else frameworks
+    scenarios = known_scenarios() if scenarios is None else scenarios
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"criteria file {path} not found; copy decision.toml from the repository root or "
+            "pass --criteria FILE"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    unknown_sections = sorted(
+        set(data) - {"decision", "weights", "scenarios", "ease_of_development", "frameworks"}
+    )
+    if unknown_sections:
+        raise ConfigError(f"{path}: unknown sections {unknown_sections}")
+    weights = dict(data.get("weights", DEFAULT_WEIGHTS))
+    missing = [c for c in CRITERIA if c not in weights]
+    if missing:
+        raise ConfigError(
+            f"{path}: [weights] must give every criterion a weight; missing {missing}"
+        )
+    _check_weights(path, "weights", weights, set(CRITERIA))
+    scenario_weights = dict(data.get("scenarios", {}))
+    if not scenario_weights:
+        raise ConfigError(f"{path}: [scenarios] is missing: say how much each scenario matters")
+    _check_weights(path, "scenarios", scenario_weights, scenarios)
+    share = data.get("ease_of_development", {}).get("measured_share", DEFAULT_LOC_SHARE)
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise ConfigError(f"{path}: [ease_of_development] measured_share must be in [0, 1]")
+    judged: dict[str, dict[str, Judgement]] = {}
+    for name, entries in (data.get("frameworks") or {}).items():
+        if name not in frameworks:
+            raise ConfigError(
+                f"{path}: unknown framework {name!r} in [frameworks]; known spikes: "
+                f"{sorted(frameworks)}"
+            )
+        judged[name] = {}
+        for crit, entry in entries.items():
+            where = f"{path}: frameworks.{name}.{crit}"
+            if crit in MEASURED:
+                raise ConfigError(f"{where}: {crit} is measured from the run, not scored by hand")
+            if crit not in JUDGED:
+                raise ConfigError(f"{where}: unknown criterion; scored by hand: {list(JUDGED)}")
+            if not isinstance(entry, dict) or "score" not in entry:
+                raise ConfigError(f'{where}: write {{ score = 1..5, rationale = "why" }}')
+            score = entry["score"]
+            if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+                raise ConfigError(f"{where}.score = {score!r}: scores are integers 1..5")
+            rationale = str(entry.get("rationale", "")).strip()
+            if not rationale:
+                raise ConfigError(f"{where}: every score needs a rationale line")
+            judged[name][crit] = Judgement(score, rationale)
+        absent = [c for c in JUDGED if c not in judged[name]]
+        if absent:
+            raise ConfigError(f"{path}: frameworks.{name} has no score for {absent}")
+    meta = data.get("decision", {})
+    return Criteria(
+        path=path,
+        weights={c: float(weights[c]) for c in CRITERIA},
+        scenario_weights={k: float(v) for k, v in scenario_weights.items()},
+        loc_share=float(share),
+        judged=judged,
+        title=str(meta.get("title", Criteria.title)),
+        context=str(meta.get("context", "")),
+    )
+
+
+# -- measured criteria ------------------------------------------------------------------------
+
+
+def scale(ratio: float) -> float:
+    """A ratio in [0, 1] (1 = best) onto the 1..5 score scale."""
+    return 1.0 + 4.0 * min(max(ratio, 0.0), 1.0)
+
+
+def lower_is_better(values: dict[str, float | None]) -> dict[str, float] | None:
+    """best / own for every spike, or None when some spike lacks the value (left out for all)."""
+    if not values or any(v is None for v in values.values()):
+        return None
+    best = min(v for v in values.values() if v is not None)
+    return {k: (best / v if v and v > 0 else 1.0) for k, v in values.items() if v is not None}
+
+
+def scenario_weights(run: dict[str, Any], criteria: Criteria) -> dict[str, float]:
+    """The team's scenario weights over the scenarios this run measured, renormalised to sum 1."""
+    present = rd.scenario_names(run)
+    missing = [s for s in present if s not in criteria.scenario_weights]
+    if missing:
+        raise ConfigError(
+            f"{criteria.path}: the run has scenarios {missing} without a weight in [scenarios] "
+            "(give them one, 0 to ignore)"
+        )
+    raw = {s: criteria.scenario_weights[s] for s in present}
+    total = sum(raw.values())
+    if total <= 0:
+        raise ConfigError(
+            f"{criteria.path}: every scenario of this run ({present}) has weight 0 in [scenarios]"
+        )
+    return {s: w / total for s, w in raw.items()}
+
+
+def performance(run: dict[str, Any], weights: dict[str, float]) -> dict[str, float]:
+    spikes = rd.spike_names(run)
+    total = dict.fromkeys(spikes, 0.0)
+    used = 0.0
+    for scenario, w in weights.items():
+        thr = {s: rd.median(run, s, scenario, "throughput_rps") for s in spikes}
+        p99 = {s: rd.median(run, s, scenario, "p99_ms") for s in spikes}
+        best_thr = max((v for v in thr.values() if v), default=None)
+        best_p99 = min((v for v in p99.values() if v), default=None)
+        if not best_thr or not best_p99:
+            continue  # nobody has data: the scenario says nothing
+        used += w
+        for s in spikes:
+            t, p = thr[s], p99[s]
+            part = 0.5 * (t / best_thr if t else 0.0) + 0.5 * (best_p99 / p if p else 0.0)
+            total[s] += w * part
+    if used == 0:
+        return dict.fromkeys(spikes, 3.0)
+    return {s: scale(v / used) for s, v in total.items()}
+
+
+OVERHEAD_PARTS = {
+    "peak RSS": rd.peak_rss,
+    "startup": lambda run, s: rd.median(run, s, None, "startup_seconds"),
+    "installed distributions": rd.dependency_count,
+    "image size": rd.image_size,
+}
+
+
+def operational_overhead(run: dict[str, Any]) -> tuple[dict[str, float], list[str]]:
+    spikes = rd.spike_names(run)
+    parts: list[dict[str, float]] = []
+    used = []
+    for label, getter in OVERHEAD_PARTS.items():
+        ratios = lower_is_better({s: getter(run, s) for s in spikes})
+        if ratios is not None:
+            parts.append(ratios)
+            used.append(label)
+    if not parts:
+        return dict.fromkeys(spikes, 3.0), []
+    return {s: scale(statistics.fmean(p[s] for p in parts)) for s in spikes}, used
+
+
+def loc_scores(run: dict[str, Any]) -> dict[str, float] | None:
+    ratios = lower_is_better({s: rd.inspection(run, s).get("loc") for s in rd.spike_names(run)})
+    return None if ratios is None else {s: scale(r) for s, r in ratios.items()}
+
+
+# -- the matrix -------------------------------------------------------------------------------
+
+
+@dataclass
+class Matrix:
+    run: dict[str, Any]
+    criteria: Criteria
+    scores: dict[str, dict[str, float]]  # spike → criterion → 1..5
+    notes: list[str] = field(default_factory=list)
+    scenario_weights: dict[str, float] = field(default_factory=dict)
+    loc: dict[str, float] | None = None
+
+    def totals(self, weights: dict[str, float] | None = None) -> dict[str, float]:
+        w = weights or self.criteria.weights
+        return {s: sum(w[c] * sc[c] for c in CRITERIA) for s, sc in self.scores.items()}
+
+    def ranking(self, weights: dict[str, float] | None = None) -> list[tuple[str, float]]:
+        return sorted(self.totals(weights).items(), key=lambda kv: (-kv[1], kv[0]))
+
+    @property
+    def winner(self) -> str:
+        return self.ranking()[0][0]
+
+
+def score_run(run: dict[str, Any], criteria: Criteria) -> Matrix:
+    spikes = rd.spike_names(run)
+    missing = [s for s in spikes if s not in criteria.judged]
+    if missing:
+        raise ConfigError(
+            f"{criteria.path}: no scores for spikes {missing} that are in the run; add "
+            + ", ".join(f"[frameworks.{s}]" for s in missing)
+        )
+    if not spikes:
+        raise ConfigError("the run has no spikes to score")
+    sw = scenario_weights(run, criteria)
+    perf = performance(run, sw)
+    ops, ops_parts = operational_overhead(run)
+    loc = loc_scores(run)
+    notes = []
+    if not ops_parts:
+        notes.append("operational overhead: no measurement for every spike; neutral 3 for all")
+    else:
+        notes.append(f"operational overhead from: {', '.join(ops_parts)}")
+    if loc is None:
+        notes.append(
+            "ease of development: no lines-of-code inspection in this run; team scores only"
+        )
+    invalid_only = [
+        f"{s} × {sc}"
+        for s in spikes
+        for sc in rd.scenario_names(run)
+        if sw.get(sc) and not rd.trials(run, s, sc)
+    ]
+    if invalid_only:
+        notes.append(f"no valid trials (scored 0 in that scenario): {', '.join(invalid_only)}")
+    scores: dict[str, dict[str, float]] = {}
+    for s in spikes:
+        judged = criteria.judged[s]
+        ease = float(judged["ease_of_development"].score)
+        if loc is not None:
+            ease = (1 - criteria.loc_share) * ease + criteria.loc_share * loc[s]
+        scores[s] = {
+            "ease_of_development": ease,
+            "performance": perf[s],
+            "ecosystem": float(judged["ecosystem"].score),
+            "team_fit": float(judged["team_fit"].score),
+            "operational_overhead": ops[s],
+        }
+    return Matrix(run, criteria, scores, notes, sw, loc)
+
+
+# -- sensitivity ------------------------------------------------------------------------------
+
+
+def shifted(weights: dict[str, float], crit: str, new: float) -> dict[str, float]:
+    """`crit` set to `new`, the other weights rescaled in proportion so the sum stays 1."""
+    rest = 1.0 - weights[crit]
+    out = {c: (w * (1.0 - new) / rest if rest > 0 else 0.0) for c, w in weights.items()}
+    out[crit] = new
+    return out
+
+
+def weight_flips(matrix: Matrix) -> list[dict[str, Any]]:
+    """Per criterion: the smallest change of its weight in [0, 1] that changes the winner.
+
+    Totals are linear in the shifted weight, so each rival's crossing point is exact."""
+    weights = matrix.criteria.weights
+    winner = matrix.winner
+    out = []
+    for crit in CRITERIA:
+        w = weights[crit]
+        best: dict[str, Any] | None = None
+        if w < 1.0:
+            for rival in matrix.scores:
+                if rival == winner:
+                    continue
+                d0 = matrix.totals(shifted(weights, crit, 0.0))
+                d1 = matrix.totals(shifted(weights, crit, 1.0))
+                a = d0[winner] - d0[rival]  # margin at weight 0
+                b = (d1[winner] - d1[rival]) - a  # slope of the margin per unit weight
+                if b == 0:
+                    continue
+                cross = -a / b
+                # past the crossing (inside [0, 1]) the rival must lead strictly: a tie at the
+                # end of the range is not a change of winner
+                beyond = 1.0 if b < 0 else 0.0
+                if not (min(cross, beyond) < max(cross, beyond) and 0.0 <= cross <= 1.0):
+                    continue
+                delta = cross - w
+                if best is None or abs(delta) < abs(best["delta"]):
+                    probe = cross + (beyond - cross) * 1e-6
+                    new = matrix.ranking(shifted(weights, crit, probe))[0][0]
+                    if new != winner:
+                        best = {"delta": delta, "weight": cross, "new_winner": new}
+        out.append(
+            {
+                "criterion": crit,
+                "weight": w,
+                "delta": None if best is None else best["delta"],
+                "flip_weight": None if best is None else best["weight"],
+                "new_winner": None if best is None else best["new_winner"],
+            }
+        )
+    return out
+
+
+def dirichlet_wins(
+    matrix: Matrix, draws: int = DRAWS, seed: int = SEED, concentration: float = CONCENTRATION
+) -> dict[str, float]:
+    """Share of Dirichlet(concentration × weights) draws that each option wins."""
+    rng = np.random.default_rng(seed)
+    alpha = np.array([max(matrix.criteria.weights[c], 1e-3) * concentration for c in CRITERIA])
+    samples = rng.dirichlet(alpha, size=draws)
+    names = list(matrix.scores)
+    table = np.array([[matrix.scores[s][c] for c in CRITERIA] for s in names])  # spikes × crit
+    totals = samples @ table.T  # draws × spikes
+    winners = np.argmax(totals, axis=1)
+    counts = np.bincount(winners, minlength=len(names))
+    return {names[i]: float(counts[i]) / draws for i in np.argsort(-counts, kind="stable")}
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def score_json(
+    matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str, float]
+) -> dict[str, Any]:
+    run = matrix.run
+    return {
+        "run_id": run["run_id"],
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "criteria_file": str(matrix.criteria.path),
+        "weights": matrix.criteria.weights,
+        "scenario_weights": matrix.scenario_weights,
+        "loc_share": matrix.criteria.loc_share,
+        "scores": matrix.scores,
+        "totals": matrix.totals(),
+        "ranking": [s for s, _ in matrix.ranking()],
+        "winner": matrix.winner,
+        "judgements": {
+            s: {c: {"score": j.score, "rationale": j.rationale} for c, j in js.items()}
+            for s, js in matrix.criteria.judged.items()
+            if s in matrix.scores
+        },
+        "notes": matrix.notes,
+        "sensitivity": {
+            "single_weight": flips,
+            "dirichlet": {
+                "draws": DRAWS,
+                "seed": SEED,
+                "concentration": CONCENTRATION,
+                "wins": wins,
+            },
+        },
+    }
+
+
+def ranking_markdown(matrix: Matrix) -> str:
+    w = matrix.criteria.weights
+    head = "| rank | option | " + " | ".join(f"{LABELS[c]} ({w[c]:.2f})" for c in CRITERIA)
+    lines = [head + " | weighted total |", "|---" * (len(CRITERIA) + 3) + "|"]
+    for i, (spike, total) in enumerate(matrix.ranking(), start=1):
+        cells = " | ".join(f"{matrix.scores[spike][c]:.2f}" for c in CRITERIA)
+        lines.append(f"| {i} | {spike} | {cells} | **{total:.2f}** |")
+    return "\n".join(lines)
+
+
+def sensitivity_markdown(
+    matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str, float]
+) -> str:
+    lines = [
+        f"Winner at the given weights: **{matrix.winner}**.",
+        "",
+        "| criterion | weight | change that flips the winner | new winner |",
+        "|---|---|---|---|",
+    ]
+    for f in flips:
+        if f["delta"] is None:
+            change, new = "none in [0, 1]", "–"
+        else:
+            change = f"{f['delta']:+.3f} (to {f['flip_weight']:.3f})"
+            new = f["new_winner"]
+        lines.append(f"| {LABELS[f['criterion']]} | {f['weight']:.2f} | {change} | {new} |")
+    smallest = min(
+        (f for f in flips if f["delta"] is not None), key=lambda f: abs(f["delta"]), default=None
+    )
+    lines.append("")
+    if smallest is None:
+        lines.append("No change of a single weight changes the winner.")
+    else:
+        lines.append(
+            "Smallest single-weight change that changes the winner: "
+            f"{LABELS[smallest['criterion']]} {smallest['weight']:.2f} → "
+            f"{smallest['flip_weight']:.3f} "
+            f"({smallest['delta']:+.3f}) makes {smallest['new_winner']} the winner."
+        )
+    lines.append(
+        f"Over {DRAWS:,} random weightings around these (Dirichlet, concentration "
+        f"{CONCENTRATION:g}, seed {SEED}): "
+        + ", ".join(f"{s} wins {share:.1%}" for s, share in wins.items())
+        + "."
+    )
+    return "\n".join(lines)
+
+
+def write_outputs(
+    matrix: Matrix, folder: Path, flips: list[dict[str, Any]], wins: dict[str, float]
+) -> tuple[Path, Path]:
+    from harness.decision import decision_record
+
+    md, js = folder / DECISION_MD, folder / SCORE_JSON
+    md.write_text(decision_record(matrix, flips, wins))
+    write_atomic(js, score_json(matrix, flips, wins))
+    return md, js
+
+
+def score_folder(
+    folder: Path, criteria_path: Path = DEFAULT_CRITERIA, write: bool = True
+) -> tuple[Matrix, list[dict[str, Any]], dict[str, float], tuple[Path, Path] | None]:
+    """Load, score, analyse, and (by default) write decision.md and score.json beside run.json."""
+    run = load_run(folder)
+    criteria = load_criteria(
+        criteria_path,
+        known_frameworks() | set(rd.spike_names(run)),
+        known_scenarios() | set(rd.scenario_names(run)),
+    )
+    matrix = score_run(run, criteria)
+    flips, wins = weight_flips(matrix), dirichlet_wins(matrix)
+    paths = write_outputs(matrix, Path(run["_folder"]), flips, wins) if write else None
+    return matrix, flips, wins, paths
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "score", help="weighted decision matrix + sensitivity; writes decision.md and score.json"
+    )
+    p.add_argument("run", type=Path, help="results/<run-id> (or its run.json)")
+    p.add_argument(
+        "--criteria", type=Path, default=DEFAULT_CRITERIA, help="criteria file (decision.toml)"
+    )
+    p.add_argument("--json", action="store_true", help="print score.json instead of tables")
+    p.add_argument("--no-write", action="store_true", help="print only; write no files")
+    p.set_defaults(handler=cmd_score)
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    matrix, flips, wins, paths = score_folder(args.run, args.criteria, write=not args.no_write)
+    if args.json:
+        print(json.dumps(score_json(matrix, flips, wins), indent=1))
+    else:
+        print(f"## Decision matrix for run {matrix.run['run_id']}\n")
+        print(ranking_markdown(matrix))
+        print()
+        for note in matrix.notes:
+            print(f"- {note}")
+        print("\n## Sensitivity\n")
+        print(sensitivity_markdown(matrix, flips, wins))
+    if paths:
+        print(f"\ndecision record: {paths[0]}\nscores: {paths[1]}")
+    return 0
