@@ -499,6 +499,9 @@ class Bench:
             "peak_pss_bytes": peak_pss,
         }
         out["startup_seconds"] = handle.startup_seconds
+        usage = getattr(handle, "container_usage", None)
+        if callable(usage):  # compose runtime: the containers' own cgroup/engine accounting
+            out["container"] = usage(lo, hi, len(measured))
         out["window"] = {
             "warmup_s": window["measure_start"] - window["test_start"],
             "measure_s": seconds,

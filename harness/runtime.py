@@ -127,5 +127,5 @@ def make_runtime(kind: str, rebuild_envs: bool = False) -> Runtime:
             from harness.runtime_compose import ComposeRuntime
         except ImportError as exc:  # pragma: no cover - only while the module is missing
             raise ConfigError(f"compose runtime unavailable: {exc}") from exc
-        return ComposeRuntime()
+        return ComposeRuntime(rebuild_images=rebuild_envs)
     raise ConfigError(f"unknown runtime {kind!r}: use auto, local or compose")
