@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -156,7 +157,7 @@ def latency_chart(run: dict[str, Any]) -> Chart:
             ys = []
             for p in rd.PERCENTILES:
                 vals = [v for t in ts if (v := t["metrics"]["latency_ms"].get(p)) is not None]
-                ys.append(sorted(vals)[len(vals) // 2] if vals else math.nan)
+                ys.append(statistics.median(vals) if vals else math.nan)
             if all(math.isnan(y) for y in ys):
                 continue
             ax.plot(labels, ys, marker="o", color=colors[spike], label=spike)

@@ -48,7 +48,6 @@ ENVIRONMENT = (
     ("machine logical CPUs", ("machine", "cpus_logical")),
     ("machine memory bytes", ("machine", "memory_bytes")),
     ("runtime kind", ("runtime", "kind")),
-    ("configured runtime", ("config", "runtime")),
     ("pinning: SUT CPUs", ("pinning", "sut_cpus")),
     ("pinning: load generator CPUs", ("pinning", "loadgen_cpus")),
     ("seed users", ("config", "seed_users")),

@@ -29,6 +29,15 @@ from harness.spikeenv import SpikeEnv, ensure_env
 # `module.path:attr` as the servers (gunicorn, uvicorn, hypercorn, granian) take it.
 APP_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*(\(\))?$")
 IMPORT_REPEATS = 3
+NULL_FIELDS = (
+    "loc",
+    "direct_dependencies",
+    "total_dependencies",
+    "installed_size_bytes",
+    "image_size_bytes",
+    "import_seconds",
+    "cold_start_seconds",
+)
 # Never reachable: importing the app must not need a database (engines connect lazily).
 NO_DATABASE_URL = "postgresql://spikebench:spikebench@127.0.0.1:9/spikebench_inspect"
 
@@ -190,9 +199,14 @@ def inspect_for_bench(
     """What `bench` records under "inspection": the static part per spike (cold start is per trial,
     metrics.startup_seconds). Uses the runtime's venvs when it has them (local runtime)."""
     envs: dict[str, SpikeEnv] = getattr(runtime, "envs", {}) or {}
-    return {
-        s.name: inspect_spike(s, envs.get(s.name), parity, prepared.get(s.name)) for s in spikes
-    }
+    out: dict[str, Any] = {}
+    for s in spikes:
+        try:
+            out[s.name] = inspect_spike(s, envs.get(s.name), parity, prepared.get(s.name))
+        except Exception as exc:  # an inspection problem must never cost a benchmark run
+            error = f"{type(exc).__name__}: {exc}"
+            out[s.name] = {**dict.fromkeys(NULL_FIELDS), "errors": [error]}
+    return out
 
 
 def cold_start(manifest: SpikeManifest, env: SpikeEnv, parity: Parity, database_url: str) -> float:

@@ -127,3 +127,21 @@ def test_bench_records_inspection_in_the_result_file() -> None:
         i = run["inspection"][spike]
         assert i["loc"] > 0 and i["direct_dependencies"] > 0 and i["total_dependencies"] > 0
         assert i["installed_size_bytes"] > 0 and i["import_seconds"] > 0
+
+
+def test_a_failing_inspection_never_costs_the_bench(
+    flask: SpikeManifest, parity: Parity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.resultfile import validate
+    from tests.rundata_support import load_data
+
+    def broken(*args: object) -> tuple[int, int]:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(insp, "lines_of_code", broken)
+    data = insp.inspect_for_bench([flask], object(), {}, parity)
+    assert data["flask"]["loc"] is None
+    assert data["flask"]["errors"] == ["OSError: disk on fire"]
+    run = load_data()
+    run["inspection"] = data
+    validate(run)  # still a valid result file
