@@ -38,6 +38,7 @@ lint: $(STAMP)
 
 test: lint browser
 	$(BIN)/pytest -q -m "not slow"
+	@if .ci/podman/available.sh; then $(MAKE) --no-print-directory test-containers; fi
 
 # Headless Chromium for tests/test_report_browser.py (Debian's package). Idempotent: installs only
 # when missing and we are root (CI); otherwise says how, and that test skips.
@@ -49,6 +50,14 @@ browser:
 	else \
 		echo "chromium not installed: tests/test_report_browser.py will skip (sudo apt-get install chromium)"; \
 	fi
+
+# Containers smoke test (.ci/podman/smoke.sh): real images and compose through rootful podman,
+# the conformance suite over HTTP against one spike container, a --quick bench through
+# --runtime compose, nothing left running. `make test` runs it where podman is usable or
+# installable (root + apt); SPIKEBENCH_SKIP_CONTAINERS=1 skips it there.
+.PHONY: test-containers
+test-containers: $(STAMP)
+	.ci/podman/smoke.sh
 
 fuzz: $(STAMP)
 	$(BIN)/pytest -q -m slow tests/conformance/test_fuzz.py
