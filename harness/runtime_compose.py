@@ -574,7 +574,12 @@ class ComposeRuntime:
 
     def _image_record(self, spike: SpikeManifest) -> dict[str, Any]:
         image = f"spikebench-{spike.name}"
-        meta = self.inspect(image, "{{json .}}")
+        done = _run(
+            [*self.engine, "image", "inspect", "--format", "{{json .}}", image],
+            check=False,
+            timeout=30,
+        )
+        meta = done.stdout.strip() if done.returncode == 0 else ""
         try:
             data = json.loads(meta)
         except ValueError as exc:
