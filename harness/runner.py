@@ -17,6 +17,7 @@ from typing import Any
 
 from harness import metrics
 from harness.errors import SpikebenchError, SpikeStartError
+from harness.inspect import inspect_for_bench
 from harness.loadgen import Loadgen, LoadgenConfig
 from harness.manifest import Parity, SpikeManifest, load_parity, select_spikes
 from harness.metadata import harness_info, machine, utc_now
@@ -270,8 +271,6 @@ class Bench:
         self.run["runtime"] = self.runtime.describe()
         self.progress.message(f"preparing {len(self.spikes)} spike environment(s) …")
         prepared = self.runtime.prepare(self.spikes)
-        from harness.inspect import inspect_for_bench  # static costs: LOC, deps, size, import
-
         self.run["inspection"] = inspect_for_bench(self.spikes, self.runtime, prepared, self.parity)
         for spike in self.spikes:
             self.run["spikes"][spike.name] = self._spike_record(spike, prepared[spike.name])
