@@ -46,6 +46,8 @@ def trial_line(record: dict[str, Any]) -> str:
 class ConsoleProgress(Progress):
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
+        if not self.console.is_terminal:  # a CI log: one trial per line, not wrapped at 80
+            self.console = Console(stderr=True, width=200, soft_wrap=True)
         self.bar: RichProgress | None = None
         self.task: Any = None
         self.total = 0
