@@ -41,7 +41,7 @@ from harness.errors import (
 from harness.manifest import Parity, SpikeManifest
 from harness.paths import REPO_ROOT
 from harness.postgres import Postgres, free_port
-from harness.server import ensure_port_free, http_get
+from harness.server import ensure_port_free, wait_for_health
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DB_SERVICE = "postgres"
@@ -738,29 +738,13 @@ class ComposeRuntime:
             )
 
     def _wait_healthy(self, spike: ComposeSpike, started: float, timeout: float = 120) -> float:
-        """Poll the health path through the published port: `up` to first 200 is startup time."""
-        url = spike.base_url + spike.manifest.health_path
-        last = "no answer"
-        while time.monotonic() < started + timeout:
-            if not spike.alive():
-                code = self.inspect(spike.container, "{{.State.ExitCode}}")
-                raise SpikeStartError(
-                    f"spike {spike.service} exited with code {code} before becoming healthy; "
-                    f"its log:\n{spike.log_tail()}"
-                )
-            try:
-                status, body = http_get(url, timeout=1.0)
-                if status == 200:
-                    return time.monotonic() - started
-                last = f"HTTP {status} {body[:200]!r}"
-            except OSError as exc:
-                last = str(exc)
-            time.sleep(0.1)
-        hint = " (database unreachable?)" if "database_unavailable" in last else ""
-        raise SpikeStartError(
-            f"spike {spike.service} not healthy after {timeout:.0f} s{hint}; last answer: {last}; "
-            f"its log:\n{spike.log_tail()}"
-        )
+        """Through the published port: `up` to first 200 is the container's startup time."""
+        return wait_for_health(
+            spike.base_url + spike.manifest.health_path, started, timeout,
+            name=f"spike {spike.service}", alive=spike.alive,
+            exit_code=lambda: self.inspect(spike.container, "{{.State.ExitCode}}"),
+            log=lambda: f"its log:\n{spike.log_tail()}", interval=0.1,
+        )  # fmt: skip
 
     def close(self) -> None:
         """compose down -v for every profile used, then make sure nothing of the project is left."""

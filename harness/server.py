@@ -9,6 +9,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +54,34 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
             return resp.status, resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def wait_for_health(
+    url: str, started: float, timeout: float, *, name: str, alive: Callable[[], bool],
+    exit_code: Callable[[], object], log: Callable[[], str], interval: float = 0.05,
+) -> float:
+    """Poll a health URL until it answers 200; seconds since `started` (a monotonic time).
+
+    Shared by both runtimes so a process and a container are judged alike: a target that dies
+    or never turns healthy raises SpikeStartError with its last answer and its log."""
+    last = "no answer"
+    while time.monotonic() < started + timeout:
+        if not alive():
+            raise SpikeStartError(
+                f"{name} exited with code {exit_code()} before becoming healthy; {log()}"
+            )
+        try:
+            status, body = http_get(url, timeout=1.0)
+            if status == 200:
+                return time.monotonic() - started
+            last = f"HTTP {status} {body[:200]!r}"
+        except (OSError, urllib.error.URLError) as exc:
+            last = str(exc)
+        time.sleep(interval)
+    hint = " (database unreachable?)" if "database_unavailable" in last else ""
+    raise SpikeStartError(
+        f"{name} not healthy after {timeout:.0f} s{hint}; last answer: {last}; {log()}"
+    )
 
 
 @dataclass
@@ -116,33 +145,17 @@ class SpikeServer:
         return self.proc is not None and self.proc.poll() is None
 
     def wait_healthy(self, timeout: float = 60.0) -> float:
-        """Poll the health path; the time from process start to the first 200 is startup time."""
+        """The time from process start to the first healthy answer is the startup time."""
         assert self.proc is not None
-        url = self.base_url + self.manifest.health_path
-        last = "no answer"
-        deadline = self.started_at + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise SpikeStartError(
-                    f"spike {self.manifest.name} exited with code {self.proc.returncode} before "
-                    f"becoming healthy; its log ({self.log_path}):\n{self.log_tail()}"
-                )
-            try:
-                status, body = http_get(url, timeout=1.0)
-                if status == 200:
-                    self.startup_seconds = time.monotonic() - self.started_at
-                    self._check_listener()
-                    return self.startup_seconds
-                last = f"HTTP {status} {body[:200]!r}"
-            except (OSError, urllib.error.URLError) as exc:
-                last = str(exc)
-            time.sleep(0.05)
-        hint = " (database unreachable?)" if "database_unavailable" in last else ""
-        raise SpikeStartError(
-            f"spike {self.manifest.name} not healthy after {timeout:.0f} s{hint}; "
-            f"last answer: {last};"
-            f" log ({self.log_path}):\n{self.log_tail()}"
-        )
+        proc = self.proc
+        self.startup_seconds = wait_for_health(
+            self.base_url + self.manifest.health_path, self.started_at, timeout,
+            name=f"spike {self.manifest.name}", alive=self.alive,
+            exit_code=lambda: proc.returncode,
+            log=lambda: f"log ({self.log_path}):\n{self.log_tail()}",
+        )  # fmt: skip
+        self._check_listener()
+        return self.startup_seconds
 
     def _check_listener(self) -> None:
         """The port must be ours: a port can be held by something else that answers /health."""
