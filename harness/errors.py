@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+from typing import Any
+
 
 class SpikebenchError(Exception):
     """Base class: the CLI prints these without a traceback."""
@@ -9,6 +13,16 @@ class SpikebenchError(Exception):
 
 class ConfigError(SpikebenchError):
     """A manifest, scenario, parity or criteria file is missing or invalid."""
+
+
+def read_toml(path: Path, missing: str) -> dict[str, Any]:
+    """A config file as a dict; a missing or broken file is a ConfigError that names it."""
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(missing) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
 
 
 class DatabaseUnavailable(SpikebenchError):

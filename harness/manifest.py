@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import shlex
 import string
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, read_toml
 from harness.paths import SPIKES_DIR
 
 REQUIRED_SPIKE_KEYS = (
@@ -59,12 +58,9 @@ class Parity:
 
 def load_parity(path: Path | None = None, **overrides: Any) -> Parity:
     path = path or SPIKES_DIR / "parity.toml"
-    try:
-        data = tomllib.loads(path.read_text())["parity"]
-    except FileNotFoundError as exc:
-        raise ConfigError(f"parity file not found: {path}") from exc
-    except (tomllib.TOMLDecodeError, KeyError) as exc:
-        raise ConfigError(f"{path}: not a valid parity file ({exc})") from exc
+    data = read_toml(path, f"parity file not found: {path}").get("parity")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: not a valid parity file (no [parity] table)")
     known = Parity.__dataclass_fields__
     unknown = set(data) - set(known)
     if unknown:
@@ -105,12 +101,7 @@ class SpikeManifest:
 
 def load_manifest(directory: Path) -> SpikeManifest:
     path = directory / "spike.toml"
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"no manifest at {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
+    data = read_toml(path, f"no manifest at {path}")
     spike, start = data.get("spike", {}), data.get("start", {})
     missing = [k for k in REQUIRED_SPIKE_KEYS if k not in spike]
     if "command" not in start:

@@ -24,11 +24,13 @@ class Requests:
     ms: np.ndarray
     ok: np.ndarray
 
-    def window(self, lo: float, hi: float) -> Requests:
-        mask = (self.start >= lo) & (self.start < hi)
+    def where(self, mask: np.ndarray) -> Requests:
         return Requests(
             self.start[mask], self.endpoint[mask], self.status[mask], self.ms[mask], self.ok[mask]
         )
+
+    def window(self, lo: float, hi: float) -> Requests:
+        return self.where((self.start >= lo) & (self.start < hi))
 
     def __len__(self) -> int:
         return int(self.start.size)
@@ -98,17 +100,10 @@ def throughput_block(reqs: Requests, seconds: float) -> dict[str, Any]:
 def request_metrics(reqs: Requests, seconds: float) -> dict[str, Any]:
     overall = throughput_block(reqs, seconds)
     overall["endpoints"] = {
-        key: throughput_block(_only(reqs, key), seconds)
+        key: throughput_block(reqs.where(reqs.endpoint == key), seconds)
         for key in sorted(set(reqs.endpoint.tolist()))
     }
     return overall
-
-
-def _only(reqs: Requests, key: str) -> Requests:
-    mask = reqs.endpoint == key
-    return Requests(
-        reqs.start[mask], reqs.endpoint[mask], reqs.status[mask], reqs.ms[mask], reqs.ok[mask]
-    )
 
 
 def timeseries(

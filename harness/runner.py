@@ -32,6 +32,7 @@ from harness.resultfile import (
     new_run_id,
     write_atomic,
 )
+from harness.rundata import dig
 from harness.runtime import Runtime, SpikeHandle, make_runtime
 from harness.scenario import Scenario, select_scenarios
 from harness.seed import load_seed_module, seed_password_hash
@@ -122,13 +123,6 @@ def plan_trials(
         plan.extend((round_no, sp, sc) for sp, sc in pairs)
     return plan
 
-
-def dig(data: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)  # type: ignore[assignment]
-    return data
 
 
 def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:

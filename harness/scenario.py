@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, read_toml
 from harness.paths import SCENARIOS_DIR
 
 # The task library of scenarios/locustfile.py (a test keeps the two in step). Kept here so a bad
@@ -53,12 +52,7 @@ class Scenario:
 
 
 def load_scenario(path: Path) -> Scenario:
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"no scenario file {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
+    data = read_toml(path, f"no scenario file {path}")
     settings, tasks = data.get("scenario", {}), data.get("tasks", {})
     users, rate = settings.get("users"), settings.get("spawn_rate")
     wait = settings.get("wait", [0.0, 0.0])

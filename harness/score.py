@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from harness import rundata as rd
-from harness.errors import ConfigError
+from harness.errors import ConfigError, read_toml
 from harness.paths import REPO_ROOT, SCENARIOS_DIR, SPIKES_DIR
 from harness.resultfile import load_run, write_atomic
 
@@ -119,15 +118,11 @@ def load_criteria(
     """Read and validate decision.toml; every problem is a ConfigError naming file and key."""
     frameworks = known_frameworks() if frameworks is None else frameworks
     scenarios = known_scenarios() if scenarios is None else scenarios
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"criteria file {path} not found; copy decision.toml from the repository root or "
-            "pass --criteria FILE"
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    data = read_toml(
+        path,
+        f"criteria file {path} not found; copy decision.toml from the repository root or "
+        "pass --criteria FILE",
+    )
     unknown_sections = sorted(
         set(data) - {"decision", "weights", "scenarios", "ease_of_development", "frameworks"}
     )
