@@ -217,8 +217,7 @@ def cold_start(manifest: SpikeManifest, env: SpikeEnv, parity: Parity, database_
     with tempfile.TemporaryDirectory(prefix="spikebench-inspect-") as tmp:
         server = SpikeServer(manifest, env, free_port(), Path(tmp) / f"{manifest.name}.log")
         try:
-            server.start(database_url, parity)
-            return server.wait_healthy(timeout=90)
+            return server.launch(database_url, parity, timeout=90)
         finally:
             server.stop()
 

@@ -89,12 +89,7 @@ class LocalRuntime:
         log: Path,
     ) -> SpikeHandle:
         server = SpikeServer(manifest, self.envs[manifest.name], port, log, cpus=cpus)
-        try:
-            server.start(database_url, parity)
-            server.wait_healthy()
-        except BaseException:
-            server.stop()
-            raise
+        server.launch(database_url, parity)
         return server
 
     def describe(self) -> dict[str, Any]:

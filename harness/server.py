@@ -157,6 +157,15 @@ class SpikeServer:
         self._check_listener()
         return self.startup_seconds
 
+    def launch(self, database_url: str, parity: Parity, timeout: float = 60.0) -> float:
+        """start() then wait_healthy(); a spike that never turns healthy is stopped, not left."""
+        try:
+            self.start(database_url, parity)
+            return self.wait_healthy(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
     def _check_listener(self) -> None:
         """The port must be ours: a port can be held by something else that answers /health."""
         ours = {p.pid for p in self.processes()}

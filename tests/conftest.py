@@ -50,8 +50,7 @@ def running_spike(
     url = pg.create_database(dbname, template=template) if template else pg.url(dbname)
     server = SpikeServer(manifest, venv, free_port(), logs / f"{manifest.name}.log")
     try:
-        server.start(url, parity)
-        server.wait_healthy(timeout=90)
+        server.launch(url, parity, timeout=90)
         yield server
     finally:
         server.stop()
