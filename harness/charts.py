@@ -260,6 +260,8 @@ def memory_chart(run: dict[str, Any]) -> Chart:
 
 def timeseries_chart(run: dict[str, Any]) -> Chart:
     warmup = float((run.get("config") or {}).get("warmup_s") or 0.0)
+    if rd.design(run) == "interleaved":
+        warmup = 0.0  # one point per slice, all measured
 
     def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
         top, bottom = cell
@@ -307,11 +309,49 @@ def timeseries_chart(run: dict[str, Any]) -> Chart:
     )
 
 
+def probe_chart(run: dict[str, Any]) -> Chart | None:
+    """The machine's speed over the run, from the probe between slices (interleaved runs)."""
+    probes = [p for p in run.get("probes") or [] if p.get("speed")]
+    if len(probes) < 2:
+        return None
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+
+    limit = float((run.get("config") or {}).get("machine_deviation") or 0.10)
+    t0 = probes[0]["t"]
+    xs = [(p["t"] - t0) / 60 for p in probes]
+    ys = [p["speed"] for p in probes]
+    with rc_context({"svg.hashsalt": "chart-probe", "svg.fonttype": "path", "font.size": 8}):
+        fig = Figure(figsize=(9.0, 2.6), layout="constrained")
+        ax = fig.subplots()
+        ax.axhspan(1 / (1 + limit), 1 / (1 - limit), color="0.9", zorder=0)
+        ax.plot(xs, ys, "-", color="#1f77b4", lw=1.0)
+        out = [(x, y) for x, y in zip(xs, ys, strict=True) if abs(1 / y - 1) > limit]
+        if out:
+            ax.plot(*zip(*out, strict=True), "o", color="#d62728", ms=3, label="flagged")
+            ax.legend(fontsize=7)
+        ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
+        ax.set_xlabel("minutes since the first probe")
+        ax.set_ylabel("speed (1 = run median)")
+        ax.grid(alpha=0.3)
+        svg = to_svg(fig, "chart-probe", "Machine speed over the run")
+    return Chart(
+        "chart-probe",
+        "Machine speed over the run",
+        "A fixed few-millisecond workload timed on the SUT CPUs between slices, as speed "
+        "relative to the run's median (higher is faster). The grey band is the tolerance; "
+        "slices next to a probe outside it (red) are left out of the comparisons.",
+        svg,
+    )
+
+
 def all_charts(run: dict[str, Any]) -> list[Chart]:
-    return [
+    charts = [
         throughput_chart(run),
         latency_chart(run),
         cpu_chart(run),
         memory_chart(run),
         timeseries_chart(run),
     ]
+    probe = probe_chart(run)
+    return [probe, *charts] if probe else charts

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -15,6 +16,30 @@ from harness.errors import SpikebenchError
 from harness.paths import RESULTS_DIR, SPIKES_DIR
 
 QUICK = {"trials": 1, "warmup_s": 2.0, "measure_s": 5.0}
+# --quick in the interleaved design: short slices, a small budget, few cycles.
+QUICK_INTERLEAVED = {"slice_s": 1.5, "lead_in_s": 0.3, "budget_s": 150.0, "min_cycles": 3}
+
+
+def duration(value: str) -> float:
+    """'13m', '90s', '1h' or a bare number of minutes, in seconds."""
+    text = value.strip().lower()
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text) * 60.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {value!r} (e.g. 13m, 90s)") from None
+
+
+def percent(value: str) -> float:
+    """'3%', '3' or '0.03' as a fraction."""
+    text = value.strip().rstrip("%")
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {value!r} (e.g. 3%)") from None
+    return number / 100 if value.strip().endswith("%") or number >= 1 else number
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -38,6 +63,44 @@ def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--scenarios",
         type=csv_list,
         help="comma-separated scenario names (default: read_heavy,crud_mix,write_heavy,auth_storm)",
+    )
+    p.add_argument(
+        "--design",
+        choices=["interleaved", "trials"],
+        default="interleaved",
+        help="interleaved: all candidates at once, load in short slices in a new random order "
+        "every cycle, paired comparisons (default); trials: one process per trial",
+    )
+    p.add_argument(
+        "--resolution",
+        type=percent,
+        default=0.03,
+        help="interleaved: stop a scenario once every ratio to the best is known to ± this "
+        "(default 3%%)",
+    )
+    p.add_argument(
+        "--budget",
+        type=duration,
+        help="interleaved: wall-clock budget of the whole run, e.g. 13m or 600s (default 13m; "
+        "--quick 150s)",
+    )
+    p.add_argument(
+        "--aa",
+        metavar="SPIKE",
+        help="interleaved: also run SPIKE as a second candidate (an A/A pair) to measure the "
+        "run's resolution; alone, SPIKE and its twin are the only candidates",
+    )
+    p.add_argument("--slice", type=float, dest="slice_s", help="interleaved: measured seconds "
+                   "per slice (default 3; --quick 1.5)")  # fmt: skip
+    p.add_argument("--lead-in", type=float, dest="lead_in_s", help="interleaved: seconds "
+                   "discarded at the start of each slice (default 0.5; --quick 0.3)")  # fmt: skip
+    p.add_argument("--min-cycles", type=int, help="interleaved: cycles before the resolution "
+                   "may stop a scenario (default 6; --quick 3)")  # fmt: skip
+    p.add_argument(
+        "--probe-normalise",
+        action="store_true",
+        help="interleaved: scale each slice by the machine-speed probe around it (off: it did "
+        "not narrow the A/A interval on this project's VM; the report shows both)",
     )
     p.add_argument("--trials", type=int, help="trials per spike × scenario (default 3)")
     p.add_argument("--warmup", type=float, dest="warmup_s", help="warm-up seconds (default 5)")
@@ -72,8 +135,12 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.runner import Bench, BenchConfig
 
     preset = QUICK if args.quick else {"trials": 3, "warmup_s": 5.0, "measure_s": 15.0}
+    inter = QUICK_INTERLEAVED if args.quick else {}
+    spikes = args.spikes
+    if args.aa and not spikes:
+        spikes = [args.aa]  # `--aa flask` alone: an A/A run of flask against itself
     config = BenchConfig(
-        spikes=args.spikes,
+        spikes=spikes,
         scenarios=args.scenarios,
         trials=args.trials or int(preset["trials"]),
         warmup_s=args.warmup_s if args.warmup_s is not None else preset["warmup_s"],
@@ -92,10 +159,28 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         rebuild_envs=args.rebuild_envs,
         quick=args.quick,
         run_id=args.run_id,
+        design=args.design,
+        resolution=args.resolution,
+        aa=args.aa,
+        probe_normalise=args.probe_normalise,
     )
+    for key, value in (
+        ("budget_s", args.budget),
+        ("slice_s", args.slice_s),
+        ("lead_in_s", args.lead_in_s),
+        ("min_cycles", args.min_cycles),
+    ):
+        if value is not None:
+            setattr(config, key, value)
+        elif key in inter:
+            setattr(config, key, inter[key])
     console = wide_console()
     progress = ConsoleProgress()
-    bench = Bench(config, argv, progress)
+    try:
+        bench = Bench(config, argv, progress)
+    except SpikebenchError as exc:
+        console.print(f"[red]error[/]: {escape(str(exc))}")
+        return 2
     # A CI job being cancelled sends SIGTERM: treat it like Ctrl-C, so our process groups stop
     # and the measured trials are kept.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -131,45 +216,54 @@ def print_documents(console: Console, folder: Path) -> None:
         console.print(f"warning: {problem}", markup=False, style="yellow")
 
 
-def print_summary(console: Console, run: dict[str, object]) -> None:
-    table = Table(title=f"spikebench run {run['run_id']}")
-    for col in (
-        "scenario",
-        "spike",
-        "valid",
-        "req/s (median, 95% CI)",
-        "p50 ms",
-        "p99 ms",
-        "app CPU ms/req",
-        "DB CPU ms/req",
-        "peak RSS MiB",
-        "notes",
-    ):
+def print_summary(console: Console, run: dict[str, Any]) -> None:
+    """The run's figures with the same estimate, interval and ranks as report.md."""
+    from harness import rundata as rd
+    from harness.report import vs_best
+
+    interleaved = rd.design(run) == "interleaved"
+    table = Table(title=f"spikebench run {run['run_id']}: {rd.estimator(run)}")
+    cols = ["scenario", "rank", "spike", "usable slices" if interleaved else "valid",
+            "req/s mean [95% CI]"]  # fmt: skip
+    if interleaved:
+        cols.append("vs best [95% CI]")
+    cols += ["p50 ms", "p99 ms", "app CPU ms/req", "DB CPU ms/req", "peak RSS MiB", "notes"]
+    for col in cols:
         table.add_column(col)
-    for agg in run["aggregates"]:  # type: ignore[attr-defined]
-        m = agg["metrics"]
+    for scenario in rd.scenario_names(run):
+        ranks = {s: (r, t) for s, r, t in rd.ranking(run, scenario)}
+        order = list(ranks) + [s for s in rd.spike_names(run) if s not in ranks]
+        for spike in order:
+            agg = rd.aggregate(run, spike, scenario)
+            if agg is None:
+                continue
+            m = agg["metrics"]
 
-        def med(key: str, scale: float = 1.0, fmt: str = "{:.1f}", m: dict = m) -> str:
-            v = m[key]["median"]
-            return fmt.format(v / scale) if v is not None else "–"
+            def mean(key: str, scale: float = 1.0, fmt: str = "{:.1f}", m: dict = m) -> str:
+                v = m[key]["mean"]
+                return fmt.format(v / scale) if v is not None else "–"
 
-        ci = m["throughput_rps"]["ci95"]
-        rps = med("throughput_rps", fmt="{:.0f}")
-        if ci:
-            rps += f" [{ci[0]:.0f}–{ci[1]:.0f}]"
-        table.add_row(
-            agg["scenario"],
-            agg["spike"],
-            f"{agg['valid_trials']}/{agg['trials']}",
-            rps,
-            med("p50_ms"),
-            med("p99_ms"),
-            med("app_cpu_ms_per_request", fmt="{:.2f}"),
-            med("db_cpu_ms_per_request", fmt="{:.2f}"),
-            med("peak_rss_bytes", 2**20, "{:.0f}"),
-            "; ".join(agg["warnings"]),
-        )
+            ci = m["throughput_rps"]["ci95"]
+            rps = mean("throughput_rps", fmt="{:.0f}")
+            if ci:
+                rps += f" [{ci[0]:.0f}–{ci[1]:.0f}]"
+            rank = f"{ranks[spike][0]}{' ≈' if ranks[spike][1] else ''}" if spike in ranks else "–"
+            n = agg.get("usable_slices") if interleaved else agg["valid_trials"]
+            of = agg.get("slices") if interleaved else agg["trials"]
+            row = [scenario, rank, spike, f"{n}/{of}", rps]
+            if interleaved:
+                row.append(vs_best(run, scenario, spike))
+            row += [
+                mean("p50_ms"),
+                mean("p99_ms"),
+                mean("app_cpu_ms_per_request", fmt="{:.2f}"),
+                mean("db_cpu_ms_per_request", fmt="{:.2f}"),
+                mean("peak_rss_bytes", 2**20, "{:.0f}"),
+                "; ".join(agg["warnings"]),
+            ]
+            table.add_row(*row)
     console.print(table)
+    console.print(rd.resolution_text(run), markup=False)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:

@@ -1,9 +1,11 @@
 """`spikebench compare BASELINE CANDIDATE`: what changed between two runs, and whether it is real.
 
-pyperf-style: a change counts only when Welch's t-test says it is unlikely to be noise
-(p < alpha) AND it is large enough to matter (|change| >= min effect). Otherwise the answer is
-"not significant" — never a winner invented from noise. With fewer than 2 valid trials on a side
-there is no variance to test against: "too few trials".
+pyperf-style: a change counts only when it is unlikely to be noise AND it is large enough to
+matter (|change| >= min effect). Otherwise the answer is "not significant" — never a winner
+invented from noise. The uncertainty is the runs' own: two interleaved runs are compared on their
+per-cycle values (a 95% bootstrap interval of the ratio of means, the same estimate and interval
+the reports show; cycles of two runs cannot be paired); trials runs with Welch's t-test, matching
+their Student-t intervals. With fewer than 2 values on a side: "too few trials".
 
 Runs measured on different machines, pinnings, runtimes, seed sizes, durations or parity settings
 are not comparable; compare refuses them unless told --allow-different, and then says what differs.
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import rundata as rd
+from harness.paired import unpaired_ratio
 from harness.resultfile import load_run
 from harness.stats import welch
 
@@ -66,8 +69,9 @@ class Row:
     base: list[float]
     cand: list[float]
     change: float | None  # relative change of the mean, candidate vs baseline
-    p: float | None
+    p: float | None  # Welch's p (trials runs), or None
     verdict: str  # "better", "worse", "not significant", "too few trials", "no data"
+    ci: tuple[float, float] | None = None  # 95% interval of the change (interleaved runs)
 
     @property
     def regression(self) -> bool:
@@ -95,20 +99,32 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def judge(
-    base: list[float], cand: list[float], higher_is_better: bool, alpha: float, min_effect: float
-) -> tuple[float | None, float | None, str]:
-    """(relative change of the mean, p-value, verdict) for one metric."""
+    base: list[float],
+    cand: list[float],
+    higher_is_better: bool,
+    alpha: float,
+    min_effect: float,
+    bootstrap: bool = False,
+) -> tuple[float | None, float | None, str, tuple[float, float] | None]:
+    """(relative change of the mean, p-value, verdict, interval of the change) for one metric."""
     if not base or not cand:
-        return None, None, "no data"
+        return None, None, "no data", None
     mb, mc = statistics.fmean(base), statistics.fmean(cand)
     change = (mc - mb) / mb if mb else None
     if len(base) < 2 or len(cand) < 2:
-        return change, None, "too few trials"
-    p = welch(base, cand)
-    if p is None or change is None or p >= alpha or abs(change) < min_effect:
-        return change, p, "not significant"
+        return change, None, "too few trials", None
+    if bootstrap:
+        ratio = unpaired_ratio(cand, base)
+        ci = (ratio.lo - 1.0, ratio.hi - 1.0) if ratio else None
+        noise = ratio is None or ratio.contains(1.0)
+        p = None
+    else:
+        p, ci = welch(base, cand), None
+        noise = p is None or p >= alpha
+    if noise or change is None or abs(change) < min_effect:
+        return change, p, "not significant", ci
     improved = change > 0 if higher_is_better else change < 0
-    return change, p, "better" if improved else "worse"
+    return change, p, "better" if improved else "worse", ci
 
 
 def compare_runs(
@@ -118,13 +134,16 @@ def compare_runs(
     rows = []
     spikes = [s for s in rd.spike_names(a) if s in rd.spike_names(b)]
     scenarios = [s for s in rd.scenario_names(a) if s in rd.scenario_names(b)]
+    boot = rd.design(a) == rd.design(b) == "interleaved"
     for scenario in scenarios:
         for spike in spikes:
             for metric in COMPARED:
                 base = rd.values(a, spike, scenario, metric)
                 cand = rd.values(b, spike, scenario, metric)
-                change, p, verdict = judge(base, cand, rd.METRICS[metric][1], alpha, min_effect)
-                rows.append(Row(spike, scenario, metric, base, cand, change, p, verdict))
+                change, p, verdict, ci = judge(
+                    base, cand, rd.METRICS[metric][1], alpha, min_effect, boot
+                )
+                rows.append(Row(spike, scenario, metric, base, cand, change, p, verdict, ci))
     return rows
 
 
@@ -158,8 +177,15 @@ def render(
     out += [
         f"Baseline `{a['run_id']}` ({a.get('harness', {}).get('git', {}).get('commit') or '?'}), "
         f"candidate `{b['run_id']}` ({b.get('harness', {}).get('git', {}).get('commit') or '?'}). "
-        f"A change is significant when Welch's t-test gives p < {alpha:g} **and** the means "
-        f"differ by at least {min_effect:.0%}; means over valid trials (n = trials per side).",
+        + (
+            "A change is significant when the 95% bootstrap interval of the ratio of the means "
+            f"(per-cycle values, n = cycles per side) excludes no change **and** the means differ "
+            f"by at least {min_effect:.0%}. Figures: {rd.estimator(a)}."
+            if rd.design(a) == rd.design(b) == "interleaved"
+            else f"A change is significant when Welch's t-test gives p < {alpha:g} **and** the "
+            f"means differ by at least {min_effect:.0%}; means over valid trials (n = trials "
+            "per side)."
+        ),
         "",
     ]
     significant = [r for r in rows if r.verdict in ("better", "worse")]
@@ -191,12 +217,14 @@ def render(
         out += [
             f"### {scenario}",
             "",
-            "| spike | metric | baseline (n) | candidate (n) | change | p | verdict |",
+            "| spike | metric | baseline (n) | candidate (n) | change | p / 95% CI | verdict |",
             "|---|---|---|---|---|---|---|",
         ]
         for r in (r for r in rows if r.scenario == scenario):
             change = "–" if r.change is None else f"{r.change:+.1%}"
             p = "–" if r.p is None else f"{r.p:.3f}"
+            if r.ci is not None:
+                p = f"[{r.ci[0]:+.1%}, {r.ci[1]:+.1%}]"
             out.append(
                 f"| {r.spike} | {LABELS[r.metric]} | {_mean(r.base, r.metric)} ({len(r.base)}) | "
                 f"{_mean(r.cand, r.metric)} ({len(r.cand)}) | {change} | {p} | "

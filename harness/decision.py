@@ -22,22 +22,20 @@ FRAGILE_DELTA, FRAGILE_SHARE = 0.05, 0.60
 Point = tuple[str, str]  # ("Good" | "Neutral" | "Bad", text)
 
 
-def _ci(run: dict[str, Any], spike: str, scenario: str) -> list[float] | None:
-    agg = rd.aggregate(run, spike, scenario) or {}
-    ci = ((agg.get("metrics") or {}).get("throughput_rps") or {}).get("ci95")
-    return list(ci) if ci else None
-
-
-def _overlap(a: list[float] | None, b: list[float] | None) -> bool:
-    return bool(a and b and a[0] <= b[1] and b[0] <= a[1])
+def _basis(run: dict[str, Any], spike: str, sc: str) -> str:
+    """What a figure rests on, in the words of the run's estimator."""
+    n = rd.summary(run, spike, sc, "throughput_rps").get("n") or 0
+    unit = "cycles" if rd.design(run) == "interleaved" else "valid trials"
+    return f"mean of {n} {unit}"
 
 
 def throughput_points(run: dict[str, Any], spike: str) -> list[Point]:
+    """Leads and gaps from the same estimates and rank groups as the report: a lead the run
+    cannot resolve (a shared rank) is neutral, never a pro."""
     out: list[Point] = []
     for sc in rd.scenario_names(run):
-        med = {s: rd.median(run, s, sc, "throughput_rps") for s in rd.spike_names(run)}
-        have = {s: v for s, v in med.items() if v is not None}
-        n = len(rd.trials(run, spike, sc))
+        est = {s: rd.estimate(run, s, sc, "throughput_rps") for s in rd.candidates(run)}
+        have = {s: v for s, v in est.items() if v is not None}
         if spike not in have:
             reasons = sorted(
                 {
@@ -50,45 +48,45 @@ def throughput_points(run: dict[str, Any], spike: str) -> list[Point]:
             continue
         if len(have) < 2:
             continue
-        order = sorted(have, key=lambda s: -have[s])
+        order = [s for s, _, _ in rd.ranking(run, sc) if s in have]
         mine = have[spike]
         if order[0] == spike:
             second = order[1]
             lead = mine / have[second] - 1
-            if _overlap(_ci(run, spike, sc), _ci(run, second, sc)):
+            if rd.tied(run, sc, spike, second):
                 out.append(
                     (
                         "Neutral",
-                        f"highest throughput in {sc} ({mine:.0f} req/s, median of {n} valid "
-                        f"trials), but within the 95% CI of {second} ({have[second]:.0f} req/s): "
-                        "not distinguishable with these trials",
+                        f"highest throughput in {sc} ({mine:.0f} req/s, {_basis(run, spike, sc)}"
+                        f"), {lead:+.1%} over {second} ({have[second]:.0f} req/s): inside this "
+                        "run's resolution, not a lead",
                     )
                 )
             else:
                 out.append(
                     (
                         "Good",
-                        f"highest throughput in {sc}: {mine:.0f} req/s (median of {n} valid "
-                        f"trials), {lead:+.0%} over {second} ({have[second]:.0f} req/s)",
+                        f"highest throughput in {sc}: {mine:.0f} req/s ({_basis(run, spike, sc)}"
+                        f"), {lead:+.1%} over {second} ({have[second]:.0f} req/s)",
                     )
                 )
             continue
         best = order[0]
         gap = 1 - mine / have[best]
-        if _overlap(_ci(run, spike, sc), _ci(run, best, sc)) or gap < 0.05:
+        if rd.tied(run, sc, spike, best):
             out.append(
                 (
                     "Neutral",
                     f"throughput in {sc} {mine:.0f} req/s vs {have[best]:.0f} for {best}: "
-                    "within the noise of these trials",
+                    "inside this run's resolution",
                 )
             )
         else:
             out.append(
                 (
                     "Bad",
-                    f"{gap:.0%} less throughput than {best} in {sc}: {mine:.0f} vs "
-                    f"{have[best]:.0f} req/s (medians of valid trials)",
+                    f"{gap:.1%} less throughput than {best} in {sc}: {mine:.0f} vs "
+                    f"{have[best]:.0f} req/s ({_basis(run, spike, sc)})",
                 )
             )
     return out
@@ -128,12 +126,12 @@ def lower_points(
 
 
 def measured_points(run: dict[str, Any], spike: str) -> list[Point]:
-    spikes = rd.spike_names(run)
+    spikes = rd.candidates(run)
     out = throughput_points(run, spike)
     for sc in rd.scenario_names(run):
         out += lower_points(
             (f"lowest p99 latency in {sc}", f"higher p99 latency in {sc}"),
-            {s: rd.median(run, s, sc, "p99_ms") for s in spikes},
+            {s: rd.estimate(run, s, sc, "p99_ms") for s in spikes},
             spike,
             "{:.0f} ms",
         )
@@ -249,10 +247,10 @@ def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str,
         (crit.context + "\n\n" if crit.context else "")
         + f"Each option implemented the same API contract (`spikes/contract/`) with the same "
         f"parity settings and was measured by spikebench run `{run['run_id']}` "
-        f"({len(rd.scenario_names(run))} scenarios × {cfg.get('trials')} trials of "
-        f"{cfg.get('measure_s')} s after {cfg.get('warmup_s')} s warm-up, on {m.get('cpu_model')} "
+        f"({rd.design_text(run)}, on {m.get('cpu_model')} "
         f"with {m.get('cpus_logical')} CPUs, {runtime} runtime, git commit {commit}). "
         f"{sum(t['valid'] for t in run['trials'])} of {len(run['trials'])} trials were valid. "
+        f"Figures are the {rd.estimator(run)}. {rd.resolution_text(run)} "
         f"This record is generated by `spikebench score` from `run.json` and `{crit.path.name}`; "
         "change the criteria file, not this text.",
         "",
@@ -272,7 +270,7 @@ def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str,
         f'Chosen option: "{option_name(run, winner)}" (`{winner}`), because it has the highest '
         f"weighted score, {top:.2f} of 5{runner_up}, and wins "
         f"{wins.get(winner, 0.0):.0%} of {DRAWS:,} random weightings around the "
-        "given weights."
+        "given weights (each with the measured figures drawn from their intervals)."
     )
     if fragile:
         lines += [

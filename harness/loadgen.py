@@ -6,8 +6,10 @@ import contextlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,12 @@ class LoadgenConfig:
     cpus: str | None = None
     workers: int = 0  # 0: one Locust process; N: --processes N (a master and N workers)
     users: int | None = None  # overrides the scenario's user count
+    gated: bool = False  # interleaved design: paused and resumed by the harness (see locustfile)
+    run_time_s: float | None = None  # gated: an upper bound, the harness stops it before
+
+
+class LoadgenError(RuntimeError):
+    """The gated load generator did not acknowledge a pause: it is stuck or gone."""
 
 
 @dataclass
@@ -48,8 +56,12 @@ class Loadgen:
     def users(self) -> int:
         return self.config.users or self.scenario.users
 
+    pauses: int = 0
+
     @property
     def run_time_s(self) -> int:
+        if self.config.run_time_s is not None:
+            return math.ceil(self.config.run_time_s)
         return math.ceil(self.config.warmup_s + self.config.measure_s) + 1
 
     def start(self) -> None:
@@ -108,6 +120,7 @@ class Loadgen:
             "SPIKEBENCH_SEED_ITEMS": str(self.config.seed_items),
             "SPIKEBENCH_SEED_PASSWORD": self.config.seed_password,
             "SPIKEBENCH_RANDOM_SEED": str(self.config.random_seed),
+            "SPIKEBENCH_GATED": "1" if self.config.gated else "0",
         }
         with (self.out_dir / "locust.log").open("ab") as log:
             self.proc = subprocess.Popen(
@@ -137,6 +150,30 @@ class Loadgen:
         with contextlib.suppress(OSError):
             return (self.out_dir / "locust.log").read_text(errors="replace")[-chars:]
         return ""
+
+    # -- gated mode (interleaved design) -------------------------------------------------------
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGUSR1)
+
+    def pause(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Close the gate and wait until Locust says nothing is in flight and its rows are on
+        disk; a generator that does not answer is a named error, not a hang."""
+        assert self.proc is not None
+        self.pauses += 1
+        os.kill(self.proc.pid, signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        ack = self.out_dir / "ack.json"
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                data = dict(json.loads(ack.read_text()))
+                if data.get("seq") == self.pauses:
+                    return data
+            if not self.running():
+                raise LoadgenError(f"Locust exited (code {self.proc.returncode}) while pausing")
+            time.sleep(0.003)
+        raise LoadgenError(f"Locust did not acknowledge pause {self.pauses} in {timeout:.0f} s")
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM lets Locust write its outputs; SIGKILL the group if it does not go."""

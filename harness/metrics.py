@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,20 +37,18 @@ class Requests:
         return int(self.start.size)
 
 
-def read_requests(folder: Path) -> Requests:
+def rows_to_requests(rows: Iterable[dict[str, str]]) -> Requests:
     start: list[float] = []
     endpoint: list[str] = []
     status: list[int] = []
     ms: list[float] = []
     ok: list[bool] = []
-    for path in sorted(folder.glob("requests-*.csv.gz")):
-        with gzip.open(path, "rt", newline="") as fh:
-            for row in csv.DictReader(fh):
-                start.append(float(row["start"]))
-                endpoint.append(f"{row['method']} {row['name']}")
-                status.append(int(row["status"]))
-                ms.append(float(row["ms"]))
-                ok.append(row["ok"] == "1")
+    for row in rows:
+        start.append(float(row["start"]))
+        endpoint.append(f"{row['method']} {row['name']}")
+        status.append(int(row["status"]))
+        ms.append(float(row["ms"]))
+        ok.append(row["ok"] == "1")
     return Requests(
         np.asarray(start, dtype=float),
         np.asarray(endpoint, dtype=object),
@@ -57,6 +56,48 @@ def read_requests(folder: Path) -> Requests:
         np.asarray(ms, dtype=float),
         np.asarray(ok, dtype=bool),
     )
+
+
+def concat(parts: list[Requests]) -> Requests:
+    if not parts:
+        return rows_to_requests([])
+    return Requests(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Requests.__dataclass_fields__)
+    )
+
+
+def read_requests(folder: Path) -> Requests:
+    """Every raw row Locust wrote: gzip files (one per process at exit), plain CSV (gated mode)."""
+    parts = []
+    for path in sorted(folder.glob("requests-*.csv.gz")):
+        with gzip.open(path, "rt", newline="") as fh:
+            parts.append(rows_to_requests(csv.DictReader(fh)))
+    for path in sorted(folder.glob("requests-*.csv")):
+        with path.open(newline="") as fh:
+            parts.append(rows_to_requests(csv.DictReader(fh)))
+    return concat(parts)
+
+
+class RowTail:
+    """The rows a gated Locust appended since the last read (it appends whole rows at a pause)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.offsets: dict[Path, int] = {}
+
+    def read(self) -> Requests:
+        parts = []
+        for path in sorted(self.folder.glob("requests-*.csv")):
+            with path.open("rb") as fh:
+                fh.seek(self.offsets.get(path, 0))
+                data = fh.read()
+            end = data.rfind(b"\n") + 1  # only complete lines
+            self.offsets[path] = self.offsets.get(path, 0) + end
+            text = data[:end].decode()
+            lines = [ln for ln in text.splitlines() if ln and not ln.startswith("start,")]
+            names = ["start", "method", "name", "status", "ms", "ok"]
+            parts.append(rows_to_requests(csv.DictReader(lines, fieldnames=names)))
+        return concat(parts)
 
 
 def read_window(folder: Path) -> dict[str, float] | None:

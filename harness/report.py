@@ -89,16 +89,15 @@ def metric(agg: dict[str, Any] | None, name: str) -> dict[str, Any]:
 
 
 def header(run: dict[str, Any]) -> list[Block]:
-    cfg = run.get("config") or {}
     blocks: list[Block] = [
         Heading(1, f"spikebench run {run['run_id']}"),
         Para(
             f"Status **{run['status']}**; started {run.get('started_at')}, finished "
-            f"{run.get('finished_at') or '–'}. {len(rd.spike_names(run))} spikes × "
-            f"{len(rd.scenario_names(run))} scenarios × {cfg.get('trials')} trials "
-            f"({cfg.get('warmup_s')} s warm-up, {cfg.get('measure_s')} s measured per trial); "
+            f"{run.get('finished_at') or '–'}. {len(rd.spike_names(run))} spikes; "
+            f"{rd.design_text(run)}; "
             f"{sum(t['valid'] for t in run['trials'])} of {len(run['trials'])} trials valid."
         ),
+        Para(f"**{rd.resolution_text(run)}**", "resolution"),
     ]
     if run.get("error"):
         blocks.append(Para(f"⚠ The run ended with an error: {run['error']}", "flag"))
@@ -157,84 +156,154 @@ def validity(run: dict[str, Any]) -> list[Block]:
 
 
 def ranked(run: dict[str, Any], scenario: str) -> list[tuple[str, dict[str, Any] | None]]:
-    """Spikes by mean throughput, best first; spikes without valid trials last."""
-    rows = [(s, rd.aggregate(run, s, scenario)) for s in rd.spike_names(run)]
-    rows = [(s, a) for s, a in rows if a is not None]
-
-    def key(item: tuple[str, dict[str, Any] | None]) -> float:
-        mean = metric(item[1], "throughput_rps").get("mean")
-        return -mean if mean is not None else float("inf")
-
-    return sorted(rows, key=key)
+    """Spikes in the run's rank order (rd.ranking), spikes without valid data last."""
+    order = [s for s, _, _ in rd.ranking(run, scenario)]
+    rest = [s for s in rd.spike_names(run) if s not in order]
+    rows = [(s, rd.aggregate(run, s, scenario)) for s in order + rest]
+    return [(s, a) for s, a in rows if a is not None]
 
 
-def overlaps(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Two confidence intervals overlap: the ranking between them is not established."""
-    ca, cb = a.get("ci95"), b.get("ci95")
-    return bool(ca and cb and ca[0] <= cb[1] and cb[0] <= ca[1])
+def vs_best(run: dict[str, Any], scenario: str, spike: str) -> str:
+    """The paired ratio to the scenario's best (interleaved runs), e.g. '−6.1% [−9.5, −4.1]'."""
+    an = rd.analysis(run, scenario)
+    if not an:
+        return "–"
+    if an.get("best") == spike:
+        return "best"
+    p = ((an.get("ratios_to_best") or {}).get(spike) or {}).get("paired")
+    if not p:
+        return "–"
+    return f"{p['estimate'] - 1:+.1%} [{p['lo'] - 1:+.1%}, {p['hi'] - 1:+.1%}]"
 
 
 def summary(run: dict[str, Any]) -> list[Block]:
+    interleaved = rd.design(run) == "interleaved"
     blocks: list[Block] = [
         Heading(2, "Summary per scenario"),
         Para(
-            "Ranked by mean throughput over valid trials, with its 95% confidence interval. "
-            "Latency, CPU and memory are medians over valid trials. ≈ marks a rank whose interval "
-            "overlaps the next one: those two are not distinguishable with these trials."
+            f"Every figure is the {rd.estimator(run)}; the terminal summary, compare, score and "
+            "the decision record use the same. "
+            + (
+                "Ranked by the paired comparisons: \"vs best\" is the throughput ratio to the "
+                "scenario's best within the same cycles. ≈ marks a rank the run cannot separate "
+                "from the one above (its interval includes no difference, or the difference is "
+                "below the run's resolution)."
+                if interleaved
+                else "Ranked by throughput; ≈ marks a rank whose interval overlaps the one above: "
+                "those two are not distinguishable with these trials."
+            )
         ),
     ]
+    ranks = {}
     for scenario in rd.scenario_names(run):
+        ranks = {s: (r, t) for s, r, t in rd.ranking(run, scenario)}
         rows, css = [], []
-        order = ranked(run, scenario)
-        for i, (spike, agg) in enumerate(order):
+        for spike, agg in ranked(run, scenario):
             thr = metric(agg, "throughput_rps")
             has = thr.get("mean") is not None
-            close = i + 1 < len(order) and overlaps(thr, metric(order[i + 1][1], "throughput_rps"))
-            rank = (f"{i + 1}" + (" ≈" if close else "")) if has else "–"
+            rank = (f"{ranks[spike][0]}" + (" ≈" if ranks[spike][1] else "")) if spike in ranks \
+                else "–"  # fmt: skip
             notes = "; ".join((agg or {}).get("warnings") or [])
-            rows.append(
-                [
-                    rank,
-                    spike,
-                    f"{(agg or {}).get('valid_trials', 0)}/{(agg or {}).get('trials', 0)}",
-                    ci_text(thr) if has else "no valid trials",
-                    num(metric(agg, "p50_ms").get("median")),
-                    num(metric(agg, "p99_ms").get("median")),
-                    num(metric(agg, "app_cpu_ms_per_request").get("median"), "{:.2f}"),
-                    num(metric(agg, "db_cpu_ms_per_request").get("median"), "{:.2f}"),
-                    num(metric(agg, "idle_rss_bytes").get("median"), "{:.0f}", MIB),
-                    num(metric(agg, "peak_rss_bytes").get("median"), "{:.0f}", MIB),
-                    num(metric(agg, "startup_seconds").get("median"), "{:.2f}"),
-                    ("⚠ " + notes) if notes else "",
-                ]
-            )
+            n = (agg or {}).get("usable_slices") if interleaved else (agg or {}).get("valid_trials")
+            of = (agg or {}).get("slices") if interleaved else (agg or {}).get("trials")
+            row = [
+                rank,
+                spike,
+                f"{n or 0}/{of or 0}",
+                ci_text(thr) if has else ("no usable slices" if interleaved else "no valid trials"),
+            ]
+            if interleaved:
+                row.append(vs_best(run, scenario, spike))
+            row += [
+                num(metric(agg, "p50_ms").get("mean")),
+                num(metric(agg, "p99_ms").get("mean")),
+                num(metric(agg, "app_cpu_ms_per_request").get("mean"), "{:.2f}"),
+                num(metric(agg, "db_cpu_ms_per_request").get("mean"), "{:.2f}"),
+                num(metric(agg, "idle_rss_bytes").get("mean"), "{:.0f}", MIB),
+                num(metric(agg, "peak_rss_bytes").get("mean"), "{:.0f}", MIB),
+                num(metric(agg, "startup_seconds").get("mean"), "{:.2f}"),
+                ("⚠ " + notes) if notes else "",
+            ]
+            rows.append(row)
             css.append("flag" if notes or not has else "")
         desc = ((run.get("scenarios") or {}).get(scenario) or {}).get("description", "")
         users = ((run.get("scenarios") or {}).get(scenario) or {}).get("users")
         blocks.append(Heading(3, scenario))
         if desc:
             blocks.append(Para(f"{desc} ({users} users)"))
-        blocks.append(
-            Table(
-                [
-                    "rank",
-                    "spike",
-                    "valid",
-                    "req/s mean [95% CI]",
-                    "p50 ms",
-                    "p99 ms",
-                    "app CPU ms/req",
-                    "DB CPU ms/req",
-                    "idle RSS MiB",
-                    "peak RSS MiB",
-                    "startup s",
-                    "notes",
-                ],
-                rows,
-                css,
+        an = rd.analysis(run, scenario)
+        if an.get("resolution") is not None:
+            blocks.append(
+                Para(
+                    f"Resolution ±{an['resolution']:.1%} after {an.get('cycles')} cycles "
+                    f"(target ±{an.get('target', 0):.0%}: {an.get('stop_reason')})."
+                )
             )
-        )
+        headers = ["rank", "spike", "usable slices" if interleaved else "valid",
+                   "req/s mean [95% CI]"]  # fmt: skip
+        if interleaved:
+            headers.append("vs best [95% CI]")
+        headers += ["p50 ms", "p99 ms", "app CPU ms/req", "DB CPU ms/req", "idle RSS MiB",
+                    "peak RSS MiB", "startup s", "notes"]  # fmt: skip
+        blocks.append(Table(headers, rows, css))
     return blocks
+
+
+def precision(run: dict[str, Any]) -> list[Block]:
+    """How the interleaved design did on this machine: pairing, the probe, the harness's cost."""
+    if rd.design(run) != "interleaved":
+        return []
+    rows = []
+    for sc in rd.scenario_names(run):
+        an = rd.analysis(run, sc)
+        if not an:
+            continue
+        ratios = (an.get("ratios_to_best") or {}).values()
+        paired_hw = [r["paired"]["half_width"] for r in ratios if r.get("paired")]
+        unpaired_hw = [r["unpaired"]["half_width"] for r in ratios if r.get("unpaired")]
+        probe = an.get("probe_normalisation") or {}
+        mine = [x for x in run.get("slices", []) if x["scenario"] == sc]
+        flagged = sum(bool(x.get("machine_deviation")) for x in mine)
+        rows.append(
+            [
+                sc,
+                str(an.get("cycles")),
+                num(max(paired_hw, default=None), "±{:.1%}"),
+                num(max(unpaired_hw, default=None), "±{:.1%}"),
+                num(probe.get("resolution_normalised"), "±{:.1%}"),
+                f"{flagged}/{len(mine)}",
+                str(an.get("stop_reason")),
+            ]
+        )
+    probes = [p["ms"] for p in run.get("probes", [])]
+    over = run.get("overhead") or {}
+    text = "Speed probe: no samples."
+    if len(probes) > 1:
+        from harness.paired import cv
+
+        text = (
+            f"Speed probe: {len(probes)} samples, slice-to-slice CV {cv(probes) or 0:.1%}; "
+            f"slowest {max(probes) / sorted(probes)[len(probes) // 2] - 1:+.0%} against the "
+            "median. "
+        )
+    if over.get("wall_s"):
+        text += (
+            f"The harness's own samplers used {over.get('sampler_share', 0):.2%} of a core, the "
+            f"probe {over.get('probe_share', 0):.2%}."
+        )
+    return [
+        Heading(2, "Precision"),
+        Para(
+            "Widest ratio-to-best interval per scenario, paired (within cycles) and as if the "
+            "same slices were unpaired; and what normalising by the speed probe would give. "
+            + text
+        ),
+        Table(
+            ["scenario", "cycles", "paired", "unpaired", "probe-normalised",
+             "slices flagged (machine)", "stopped"],  # fmt: skip
+            rows,
+        ),
+    ]
 
 
 def inspection(run: dict[str, Any]) -> list[Block]:
@@ -360,7 +429,7 @@ def environment(run: dict[str, Any]) -> list[Block]:
 
 def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:
     charts = all_charts(run) if charts is None else charts
-    blocks: list[Block] = [*header(run), *validity(run), *summary(run)]
+    blocks: list[Block] = [*header(run), *validity(run), *summary(run), *precision(run)]
     if charts:
         blocks.append(Heading(2, "Charts"))
         for chart in charts:

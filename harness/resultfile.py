@@ -18,8 +18,10 @@ import jsonschema
 
 from harness.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("schema") / "run.schema.json"
+# Every version this harness still reads, with the schema it was written against.
+SCHEMAS = {1: SCHEMA_PATH.with_name("run.schema.v1.json"), 2: SCHEMA_PATH}
 RUN_FILE = "run.json"
 
 
@@ -55,12 +57,24 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
 
 
 @cache
-def schema() -> dict[str, Any]:
-    return dict(json.loads(SCHEMA_PATH.read_text()))
+def schema(version: int = SCHEMA_VERSION) -> dict[str, Any]:
+    return dict(json.loads(SCHEMAS[version].read_text()))
 
 
 def validate(data: dict[str, Any]) -> None:
-    jsonschema.validate(data, schema())
+    jsonschema.validate(data, schema(data.get("schema_version", SCHEMA_VERSION)))
+
+
+def upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """An older file in today's shape: version 1 runs were all of the trials design."""
+    if data.get("schema_version") == 1:
+        from harness.stats import TRIALS_ESTIMATOR
+
+        data.setdefault("design", "trials")
+        data.setdefault("estimator", TRIALS_ESTIMATOR)
+        for key, empty in (("slices", []), ("probes", []), ("analysis", {}), ("overhead", {})):
+            data.setdefault(key, empty)
+    return data
 
 
 def load_run(path: Path) -> dict[str, Any]:
@@ -72,14 +86,15 @@ def load_run(path: Path) -> dict[str, Any]:
         raise ConfigError(f"no result file at {file}") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file} is not valid JSON: {exc}") from None
-    if data.get("schema_version") != SCHEMA_VERSION:
+    if data.get("schema_version") not in SCHEMAS:
         raise ConfigError(
             f"{file}: schema_version {data.get('schema_version')!r}, this harness reads "
-            f"{SCHEMA_VERSION}"
+            f"{', '.join(map(str, SCHEMAS))}"
         )
     try:
         validate(data)
     except jsonschema.ValidationError as exc:
         raise ConfigError(f"{file} does not match the result schema: {exc.message}") from None
+    data = upgrade(data)
     data["_folder"] = str(file.parent)
     return dict(data)

@@ -61,8 +61,85 @@ def trials(
     ]
 
 
+def design(run: dict[str, Any]) -> str:
+    return str(run.get("design") or "trials")
+
+
+def estimator(run: dict[str, Any]) -> str:
+    """How the figures of this run were estimated, in words for every table that shows them."""
+    return str(run.get("estimator") or "mean over trials, Student-t 95% CI")
+
+
+def summary(run: dict[str, Any], spike: str, scenario: str, metric: str) -> dict[str, Any]:
+    return dict(((aggregate(run, spike, scenario) or {}).get("metrics") or {}).get(metric) or {})
+
+
+def estimate(run: dict[str, Any], spike: str, scenario: str, metric: str) -> float | None:
+    """The one figure every reader (terminal, report, compare, score, decision) shows: the
+    aggregate's mean, over trials or over interleaved cycles (`estimator` says which)."""
+    value = summary(run, spike, scenario, metric).get("mean")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def interval(run: dict[str, Any], spike: str, scenario: str, metric: str) -> list[float] | None:
+    ci = summary(run, spike, scenario, metric).get("ci95")
+    return [float(ci[0]), float(ci[1])] if ci else None
+
+
+def analysis(run: dict[str, Any], scenario: str) -> dict[str, Any]:
+    return dict((run.get("analysis") or {}).get(scenario) or {})
+
+
+def ranking(run: dict[str, Any], scenario: str) -> list[tuple[str, int, bool]]:
+    """(spike, rank, tied with the one above), best first, by throughput.
+
+    Interleaved runs rank from their paired comparisons (stored by bench); older and trials runs
+    from the aggregates, a rank shared where the 95% intervals overlap."""
+    stored = analysis(run, scenario).get("ranking")
+    if stored:
+        return [(r["spike"], int(r["rank"]), bool(r["tied_with_previous"])) for r in stored]
+    have = {
+        s: v
+        for s in spike_names(run)
+        if (v := estimate(run, s, scenario, "throughput_rps")) is not None
+    }
+    order = sorted(have, key=lambda s: -have[s])
+    out: list[tuple[str, int, bool]] = []
+    for i, s in enumerate(order):
+        a, b = interval(run, order[i - 1], scenario, "throughput_rps"), interval(
+            run, s, scenario, "throughput_rps"
+        )
+        tied = bool(i and a and b and a[0] <= b[1] and b[0] <= a[1])
+        out.append((s, out[-1][1] if tied else i + 1, tied))
+    return out
+
+
+def tied(run: dict[str, Any], scenario: str, a: str, b: str) -> bool:
+    """True when the run cannot tell a and b apart on throughput in this scenario."""
+    ranks = {s: r for s, r, _ in ranking(run, scenario)}
+    return a in ranks and b in ranks and ranks[a] == ranks[b]
+
+
+def resolution(run: dict[str, Any]) -> dict[str, Any]:
+    """The smallest throughput difference this run could detect, per scenario and overall."""
+    per = {
+        sc: an.get("resolution") for sc in scenario_names(run) if (an := analysis(run, sc))
+    }
+    known = [v for v in per.values() if v is not None]
+    aa = {
+        sc: an["aa"]
+        for sc in scenario_names(run)
+        if (an := analysis(run, sc)).get("aa") and (an["aa"].get("paired"))
+    }
+    return {"per_scenario": per, "overall": max(known) if known else None, "aa": aa}
+
+
 def values(run: dict[str, Any], spike: str, scenario: str | None, metric: str) -> list[float]:
-    """Per valid trial, one value of the metric (trials that lack it are skipped)."""
+    """The values behind the estimate: per interleaved cycle, or per valid trial."""
+    if scenario is not None and design(run) == "interleaved":
+        vals = summary(run, spike, scenario, metric).get("values")
+        if vals:
+            return [float(v) for v in vals]
     path = METRICS[metric][0]
     out = []
     for t in trials(run, spike, scenario):
@@ -85,13 +162,19 @@ def aggregate(run: dict[str, Any], spike: str, scenario: str) -> dict[str, Any] 
 
 
 def peak_rss(run: dict[str, Any], spike: str) -> float | None:
-    """The worst scenario's median peak RSS: what the spike needs provisioned."""
+    """The worst scenario's peak RSS estimate: what the spike needs provisioned."""
     meds = [
         m
         for sc in scenario_names(run)
-        if (m := median(run, spike, sc, "peak_rss_bytes")) is not None
+        if (m := estimate(run, spike, sc, "peak_rss_bytes")) is not None
     ]
     return max(meds) if meds else None
+
+
+def candidates(run: dict[str, Any]) -> list[str]:
+    """Spikes that are options of the decision: A/A twins measure the run, they are no option."""
+    twins = {n for n, c in (run.get("candidates") or {}).items() if c.get("aa_of")}
+    return [s for s in spike_names(run) if s not in twins]
 
 
 def inspection(run: dict[str, Any], spike: str) -> dict[str, Any]:
@@ -142,3 +225,45 @@ def make_command(run: dict[str, Any]) -> str:
     if args:
         parts.append(f'ARGS="{" ".join(args)}"')
     return " ".join(parts)
+
+
+def design_text(run: dict[str, Any]) -> str:
+    """The measurement design in one phrase, for headers and the decision record."""
+    cfg = run.get("config") or {}
+    n_sc = len(scenario_names(run))
+    if design(run) != "interleaved":
+        return (
+            f"{n_sc} scenarios × {cfg.get('trials')} trials of {cfg.get('measure_s')} s after "
+            f"{cfg.get('warmup_s')} s warm-up"
+        )
+    cycles = [a.get("cycles", 0) for sc in scenario_names(run) if (a := analysis(run, sc))]
+    return (
+        f"{n_sc} scenarios, interleaved: every candidate at once, load in {cfg.get('slice_s')} s "
+        f"slices (after a {cfg.get('lead_in_s')} s lead-in) in a new random order every cycle, "
+        f"{min(cycles, default=0)}–{max(cycles, default=0)} cycles per scenario"
+    )
+
+
+def resolution_text(run: dict[str, Any]) -> str:
+    """The report's first line about trust: the smallest difference this run could detect."""
+    res = resolution(run)
+    if design(run) != "interleaved" or res["overall"] is None:
+        return (
+            "Resolution: not measured (a trials-design run); ranks whose 95% intervals overlap "
+            "are shown as ≈."
+        )
+    per = ", ".join(
+        f"{sc} ±{v:.1%}" for sc, v in res["per_scenario"].items() if v is not None
+    )
+    text = (
+        f"Resolution: this run can tell apart throughput differences larger than "
+        f"±{res['overall']:.1%} ({per}; paired 95% bootstrap intervals over cycles). Only "
+        "differences above it are ranked; the rest share a rank (≈)."
+    )
+    for sc, aa in res["aa"].items():
+        p = aa["paired"]
+        text += (
+            f" A/A check in {sc} ({aa['a']} vs its twin): ratio {p['estimate']:.3f} "
+            f"[{p['lo']:.3f}–{p['hi']:.3f}]."
+        )
+    return text

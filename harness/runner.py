@@ -1,4 +1,10 @@
-"""The run engine: plan interleaved trials, run each one, keep every measured result.
+"""The run engine: one `bench` run, in either design, keeping every measured result.
+
+- interleaved (the default, harness/interleave.py): per scenario every candidate runs at once and
+  load is given in short slices, a new random order each cycle, until the paired comparisons reach
+  the target resolution or the budget is spent;
+- trials: one process per (spike, scenario) trial, rounds in shuffled order; startup, memory growth
+  and fresh-database effects belong to it.
 
 scenario → run → result file: this module produces results/<run-id>/run.json and nothing reads
 anything back from a running system afterwards.
@@ -15,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import metrics
-from harness.errors import SpikebenchError, SpikeStartError
+from harness import metrics, slices
+from harness.errors import ConfigError, SpikebenchError, SpikeStartError
 from harness.inspect import inspect_for_bench
 from harness.loadgen import Loadgen, LoadgenConfig
 from harness.manifest import Parity, SpikeManifest, load_parity, select_spikes
@@ -24,6 +30,7 @@ from harness.metadata import harness_info, machine, utc_now
 from harness.monitor import Monitor, tree_memory
 from harness.paths import RESULTS_DIR, SPIKES_DIR
 from harness.postgres import Postgres, free_port
+from harness.probe import SpeedProbe, speed_index
 from harness.progress import Progress
 from harness.resultfile import (
     RUN_FILE,
@@ -37,7 +44,9 @@ from harness.runtime import Runtime, SpikeHandle, make_runtime
 from harness.scenario import Scenario, select_scenarios
 from harness.seed import load_seed_module, seed_password_hash
 from harness.server import http_get
-from harness.stats import HIGH_CV, summarize
+from harness.stats import HIGH_CV, TRIALS_ESTIMATOR, summarize
+
+DESIGNS = ("interleaved", "trials")
 
 AGGREGATED = {
     "throughput_rps": ("throughput_rps",),
@@ -82,6 +91,15 @@ class BenchConfig:
     rebuild_envs: bool = False
     quick: bool = False
     run_id: str | None = None
+    design: str = "interleaved"
+    slice_s: float = 3.0  # measured seconds per slice (interleaved)
+    lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
+    budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
+    resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
+    min_cycles: int = 6
+    aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
+    probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
+    machine_deviation: float = 0.10  # a probe this far from the median flags its slices
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,14 +204,95 @@ class Bench:
         self.run: dict[str, Any] = {}
         self.runtime: Runtime | None = None
         self.db: Postgres | None = None
+        self.template = ""
+        self.probe = SpeedProbe(config.sut_cpus)
+        self.sut_cpu_list = parse_cpus(config.sut_cpus)
+        self.interrupt_requested = False
+        self.candidates = self._check_design()
+
+    def _check_design(self) -> list[Any]:
+        """What cannot be interleaved is refused before anything starts, with the way out."""
+        from harness.interleave import candidates
+
+        cfg = self.config
+        if cfg.design not in DESIGNS:
+            raise ConfigError(f"unknown design {cfg.design!r}: use one of {', '.join(DESIGNS)}")
+        if cfg.design == "trials":
+            if cfg.aa:
+                raise ConfigError("--aa needs the interleaved design (drop --design trials)")
+            return []
+        why = None
+        if cfg.runtime == "compose":
+            why = "the compose runtime runs one spike container at a time"
+        elif cfg.loadgen_workers:
+            why = "--loadgen-workers runs Locust as master and workers, which cannot be paused"
+        elif cfg.spike_port:
+            why = "--spike-port fixes one port, and interleaving runs every candidate at once"
+        elif bad := [s.name for s in self.scenarios if not s.interleave]:
+            why = f"scenario(s) {bad} say interleave = false"
+        if why:
+            raise ConfigError(f"cannot interleave: {why}; run with --design trials")
+        if cfg.runtime == "auto":
+            cfg.runtime = "local"  # interleaving runs local process groups
+        return candidates(self.spikes, cfg.aa)
 
     # -- the result file ----------------------------------------------------------------------
 
     def save(self) -> None:
         assert self.folder is not None
-        self.run["aggregates"] = aggregate(self.run["trials"])
+        if self.config.design == "trials":
+            self.run["aggregates"] = aggregate(self.run["trials"])
+        else:
+            self.run["probes"] = speed_index(self.probe.series)
+            self.run["aggregates"] = [
+                agg
+                for sc in self.scenarios
+                for agg in slices.aggregates(
+                    self.run["slices"],
+                    sc.name,
+                    [c.name for c in self.candidates],
+                    {t["spike"]: t for t in self.run["trials"] if t["scenario"] == sc.name},
+                )
+                if agg["trials"]
+            ]
         self.run["updated_at"] = utc_now()
         write_atomic(self.folder / RUN_FILE, self.run)
+
+    def analyse(self, scenario: str, names: list[str]) -> dict[str, Any]:
+        """Re-judge every slice against the run's median speed, then the scenario's figures.
+
+        Both the raw and the probe-normalised resolution are kept, so every run shows whether
+        normalising would have helped; an A/A pair's own interval is a floor for ranking."""
+        cfg = self.config
+        slices.flag_machine(self.run["slices"], cfg.machine_deviation)
+
+        def run_analysis(names: list[str], normalise: bool, floor: float = 0.0) -> dict[str, Any]:
+            return slices.analyse(
+                self.run["slices"], scenario, names, cfg.resolution,
+                seed=int(cfg.order_seed or 0), normalise=normalise, floor=floor,
+            )  # fmt: skip
+
+        raw, norm = run_analysis(names, False), run_analysis(names, True)
+        result = norm if cfg.probe_normalise else raw
+        twin = next((c for c in self.candidates if c.aa_of), None)
+        if twin is not None and twin.aa_of:
+            pair = run_analysis([twin.aa_of, twin.name], cfg.probe_normalise)
+            other = twin.name if pair["best"] == twin.aa_of else twin.aa_of
+            ratio = (pair["ratios_to_best"] or {}).get(other) or {}
+            aa = {"a": pair["best"], "b": other, **ratio}
+            pa = ratio.get("paired") or {}
+            if pa.get("half_width") is not None:
+                floor = max(pa["half_width"], abs(pa["estimate"] - 1.0))
+                result = run_analysis(names, cfg.probe_normalise, floor)
+            result["aa"] = aa
+        result["probe_normalisation"] = {
+            "used": cfg.probe_normalise,
+            "resolution_raw": raw["resolution"],
+            "resolution_normalised": norm["resolution"],
+        }
+        result["stop_reason"] = self.run["analysis"].get(scenario, {}).get("stop_reason", "running")
+        self.run["analysis"][scenario] = result
+        return result
 
     def _start_record(self) -> None:
         self.folder = create_run_dir(self.config.results_dir, self.run_id)
@@ -218,7 +317,16 @@ class Bench:
             "parity": self.parity.to_dict(),
             "spikes": {},
             "scenarios": {s.name: s.to_dict() for s in self.scenarios},
+            "design": self.config.design,
+            "estimator": TRIALS_ESTIMATOR if self.config.design == "trials" else slices.ESTIMATOR,
+            "candidates": {
+                c.name: {"spike": c.manifest.name, "aa_of": c.aa_of} for c in self.candidates
+            },
             "trials": [],
+            "slices": [],
+            "probes": [],
+            "analysis": {},
+            "overhead": {},
             "aggregates": [],
         }
         self.save()
@@ -227,6 +335,7 @@ class Bench:
 
     def execute(self) -> Path:
         """Run everything; whatever happens, the file keeps what was measured."""
+        self._t_budget = time.monotonic()
         self._start_record()
         assert self.folder is not None
         if self.config.loadgen_cpus:  # the harness itself must not steal from the SUT
@@ -254,6 +363,8 @@ class Bench:
         return self.folder
 
     def _teardown(self) -> None:
+        self._record_overhead()
+        self.probe.stop()
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -268,6 +379,11 @@ class Bench:
         self.run["inspection"] = inspect_for_bench(self.spikes, self.runtime, prepared, self.parity)
         for spike in self.spikes:
             self.run["spikes"][spike.name] = self._spike_record(spike, prepared[spike.name])
+        for cand in self.candidates:
+            if cand.aa_of:
+                twin = dict(self.run["spikes"][cand.aa_of])
+                self.run["spikes"][cand.name] = twin | {"aa_of": cand.aa_of}
+                self.run["inspection"][cand.name] = self.run["inspection"].get(cand.aa_of, {})
         self.save()
         self.progress.message("starting PostgreSQL and loading the seed …")
         self.db = self.runtime.start_database(self.config.sut_cpus)
@@ -280,7 +396,11 @@ class Bench:
             "items_per_user": self.config.seed_items,
             "template": template,
         }
+        self.template = template
         self.save()
+        if self.config.design == "interleaved":
+            self._interleaved()
+            return
         plan = plan_trials(
             self.spikes, self.scenarios, self.config.trials, int(self.config.order_seed or 0)
         )
@@ -293,6 +413,62 @@ class Bench:
             self.save()
             self.progress.trial_done(trial)
         self.progress.finish()
+
+    def _interleaved(self) -> None:
+        from harness.interleave import InterleavedScenario
+
+        self.probe.start()
+        self._t_start = time.monotonic()
+        deadline = self._t_budget + self.config.budget_s
+        for k, scenario in enumerate(self.scenarios):
+            remaining = deadline - time.monotonic()
+            end = time.monotonic() + max(remaining / (len(self.scenarios) - k), 0.0)
+            self.progress.message(
+                f"{scenario.name}: {len(self.candidates)} candidates interleaved, "
+                f"{max(end - time.monotonic(), 0):.0f} s of budget"
+            )
+            InterleavedScenario(self, scenario, self.candidates, end, k + 1).run()
+            self.save()
+            an = self.run["analysis"].get(scenario.name, {})
+            res = an.get("resolution")
+            self.progress.message(
+                f"{scenario.name}: {an.get('stop_reason')}; resolution "
+                + (f"±{res:.1%}" if res is not None else "–")
+                + f" after {an.get('cycles', 0)} cycles"
+            )
+
+    def _record_overhead(self) -> None:
+        """What the harness's own samplers and the probe cost, measured, in share of a core."""
+        if self.config.design != "interleaved" or not hasattr(self, "_t_start"):
+            return
+        wall = time.monotonic() - self._t_start
+        over = self.run["overhead"]
+        over["wall_s"] = wall
+        over["probe_cpu_s"] = self.probe.cpu_seconds()
+        over["probes"] = len(self.probe.series)
+        over["probe_share"] = over["probe_cpu_s"] / wall if wall else None
+        over["sampler_share"] = over.get("sampler_cpu_s", 0.0) / wall if wall else None
+
+    def new_record(
+        self, trial_id: str, index: int, round_no: int, spike: str, scenario: Scenario
+    ) -> dict[str, Any]:
+        assert self.folder is not None
+        return {
+            "id": trial_id,
+            "index": index,
+            "round": round_no,
+            "spike": spike,
+            "scenario": scenario.name,
+            "started_at": utc_now(),
+            "valid": False,
+            "invalid_reasons": [],
+            "warnings": [],
+            "error": None,
+            "metrics": None,
+            "raw_dir": str((self.folder / "raw" / trial_id).relative_to(self.folder)),
+            "command": None,
+            "loadgen_command": None,
+        }
 
     def _spike_record(self, spike: SpikeManifest, prepared: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -427,6 +603,9 @@ class Bench:
                 handle.stop()
             with contextlib.suppress(SpikebenchError):
                 self.db.drop_database(dbname)
+
+    def db_processes(self) -> list[Any]:
+        return self._db_processes()
 
     def _db_processes(self) -> list[Any]:
         assert self.db is not None

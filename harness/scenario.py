@@ -37,6 +37,7 @@ class Scenario:
     wait: tuple[float, float]
     login_on_start: bool
     tasks: dict[str, int]
+    interleave: bool = True  # false: only the trials design may run it (one process per trial)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Scenario:
             "wait": list(self.wait),
             "login_on_start": self.login_on_start,
             "tasks": dict(self.tasks),
+            "interleave": self.interleave,
         }
 
 
@@ -81,6 +83,7 @@ def load_scenario(path: Path) -> Scenario:
         wait=(float(wait[0]), float(wait[1])),
         login_on_start=bool(settings.get("login_on_start", True)),
         tasks=dict(tasks),
+        interleave=bool(settings.get("interleave", True)),
     )
 
 

@@ -4,8 +4,9 @@ Scoring rules (every criterion is a score from 1 to 5, higher is better; the sec
 rules" of README.md has the same text for the team). Measured criteria come only from the result
 file, by monotone rules: a spike that measures better on an input never scores lower on it.
 
-- performance: per scenario, 0.5 × throughput / best throughput + 0.5 × best p99 / p99 (medians
-  over valid trials; a spike without valid trials in a scenario gets 0 there), averaged with the
+- performance: per scenario, 0.5 × throughput / best throughput + 0.5 × best p99 / p99 (the run's
+  estimates: means over trials or interleaved cycles, as report and decision record show them; a
+  spike without valid trials in a scenario gets 0 there), averaged with the
   team's scenario weights (decision.toml [scenarios], renormalised over the scenarios the run
   has), mapped to 1 + 4 × that: the best spike on both in every scenario scores 5.
 - operational_overhead: for each of peak RSS (the worst scenario's median), startup (median over
@@ -18,7 +19,9 @@ file, by monotone rules: a spike that measures better on an input never scores l
 
 Weighted total = Σ weight × score. Sensitivity: for each criterion, the smallest change of its
 weight (the others rescaled to keep the sum 1) that changes the winner; and how often each option
-wins over Dirichlet draws around the weights (fixed seed, so the numbers are reproducible).
+wins over Dirichlet draws around the weights, each draw also drawing every measured throughput and
+p99 from its 95% interval (fixed seed, so the numbers are reproducible): a lead inside the noise
+is never called a win. A/A twins (bench --aa) measure the run and are not options.
 """
 
 from __future__ import annotations
@@ -214,20 +217,37 @@ def scenario_weights(run: dict[str, Any], criteria: Criteria) -> dict[str, float
     return {s: w / total for s, w in raw.items()}
 
 
-def performance(run: dict[str, Any], weights: dict[str, float]) -> dict[str, float]:
-    spikes = rd.spike_names(run)
+Figures = dict[str, dict[str, float | None]]  # scenario → spike → value
+
+
+def measured(run: dict[str, Any], metric: str) -> Figures:
+    spikes = rd.candidates(run)
+    return {
+        sc: {s: rd.estimate(run, s, sc, metric) for s in spikes} for sc in rd.scenario_names(run)
+    }
+
+
+def performance(
+    run: dict[str, Any],
+    weights: dict[str, float],
+    thr_by: Figures | None = None,
+    p99_by: Figures | None = None,
+) -> dict[str, float]:
+    """The performance criterion; thr_by/p99_by replace the run's estimates (sensitivity draws)."""
+    spikes = rd.candidates(run)
+    thr_by = thr_by if thr_by is not None else measured(run, "throughput_rps")
+    p99_by = p99_by if p99_by is not None else measured(run, "p99_ms")
     total = dict.fromkeys(spikes, 0.0)
     used = 0.0
     for scenario, w in weights.items():
-        thr = {s: rd.median(run, s, scenario, "throughput_rps") for s in spikes}
-        p99 = {s: rd.median(run, s, scenario, "p99_ms") for s in spikes}
+        thr, p99 = thr_by.get(scenario, {}), p99_by.get(scenario, {})
         best_thr = max((v for v in thr.values() if v), default=None)
         best_p99 = min((v for v in p99.values() if v), default=None)
         if not best_thr or not best_p99:
             continue  # nobody has data: the scenario says nothing
         used += w
         for s in spikes:
-            t, p = thr[s], p99[s]
+            t, p = thr.get(s), p99.get(s)
             part = 0.5 * (t / best_thr if t else 0.0) + 0.5 * (best_p99 / p if p else 0.0)
             total[s] += w * part
     if used == 0:
@@ -235,16 +255,41 @@ def performance(run: dict[str, Any], weights: dict[str, float]) -> dict[str, flo
     return {s: scale(v / used) for s, v in total.items()}
 
 
+Spread = dict[str, dict[str, tuple[float | None, float]]]  # scenario → spike → (value, sd)
+
+
+def spread(run: dict[str, Any], metric: str) -> Spread:
+    """Each estimate with the sd of a normal matching its 95% interval (0 without one)."""
+    out: Spread = {}
+    for sc in rd.scenario_names(run):
+        out[sc] = {}
+        for s in rd.candidates(run):
+            v, ci = rd.estimate(run, s, sc, metric), rd.interval(run, s, sc, metric)
+            out[sc][s] = (v, (ci[1] - ci[0]) / (2 * 1.96) if v is not None and ci else 0.0)
+    return out
+
+
+def drawn(table: Spread, rng: np.random.Generator) -> Figures:
+    """Every estimate drawn from its interval."""
+    return {
+        sc: {
+            s: (None if v is None else max(float(rng.normal(v, sd)) if sd else v, 1e-9))
+            for s, (v, sd) in row.items()
+        }
+        for sc, row in table.items()
+    }
+
+
 OVERHEAD_PARTS = {
     "peak RSS": rd.peak_rss,
-    "startup": lambda run, s: rd.median(run, s, None, "startup_seconds"),
+    "startup": lambda run, s: rd.median(run, s, None, "startup_seconds"),  # per process
     "installed distributions": rd.dependency_count,
     "image size": rd.image_size,
 }
 
 
 def operational_overhead(run: dict[str, Any]) -> tuple[dict[str, float], list[str]]:
-    spikes = rd.spike_names(run)
+    spikes = rd.candidates(run)
     parts: list[dict[str, float]] = []
     used = []
     for label, getter in OVERHEAD_PARTS.items():
@@ -258,7 +303,7 @@ def operational_overhead(run: dict[str, Any]) -> tuple[dict[str, float], list[st
 
 
 def loc_scores(run: dict[str, Any]) -> dict[str, float] | None:
-    ratios = lower_is_better({s: rd.inspection(run, s).get("loc") for s in rd.spike_names(run)})
+    ratios = lower_is_better({s: rd.inspection(run, s).get("loc") for s in rd.candidates(run)})
     return None if ratios is None else {s: scale(r) for s, r in ratios.items()}
 
 
@@ -287,7 +332,7 @@ class Matrix:
 
 
 def score_run(run: dict[str, Any], criteria: Criteria) -> Matrix:
-    spikes = rd.spike_names(run)
+    spikes = rd.candidates(run)
     missing = [s for s in spikes if s not in criteria.judged]
     if missing:
         raise ConfigError(
@@ -391,15 +436,23 @@ def weight_flips(matrix: Matrix) -> list[dict[str, Any]]:
 def dirichlet_wins(
     matrix: Matrix, draws: int = DRAWS, seed: int = SEED, concentration: float = CONCENTRATION
 ) -> dict[str, float]:
-    """Share of Dirichlet(concentration × weights) draws that each option wins."""
+    """Share of draws that each option wins: weights from Dirichlet(concentration × weights),
+    and the measured throughput and p99 from their intervals, so noise can flip a lead."""
     rng = np.random.default_rng(seed)
     alpha = np.array([max(matrix.criteria.weights[c], 1e-3) * concentration for c in CRITERIA])
     samples = rng.dirichlet(alpha, size=draws)
     names = list(matrix.scores)
-    table = np.array([[matrix.scores[s][c] for c in CRITERIA] for s in names])  # spikes × crit
-    totals = samples @ table.T  # draws × spikes
-    winners = np.argmax(totals, axis=1)
-    counts = np.bincount(winners, minlength=len(names))
+    perf_col = CRITERIA.index("performance")
+    base = np.array([[matrix.scores[s][c] for c in CRITERIA] for s in names])  # spikes × crit
+    counts = np.zeros(len(names), dtype=int)
+    thr, p99 = spread(matrix.run, "throughput_rps"), spread(matrix.run, "p99_ms")
+    for i in range(draws):
+        table = base.copy()
+        perf = performance(
+            matrix.run, matrix.scenario_weights, drawn(thr, rng), drawn(p99, rng)
+        )
+        table[:, perf_col] = [perf[s] for s in names]
+        counts[int(np.argmax(samples[i] @ table.T))] += 1
     return {names[i]: float(counts[i]) / draws for i in np.argsort(-counts, kind="stable")}
 
 
@@ -480,7 +533,8 @@ def sensitivity_markdown(
         )
     lines.append(
         f"Over {DRAWS:,} random weightings around these (Dirichlet, concentration "
-        f"{CONCENTRATION:g}, seed {SEED}): "
+        f"{CONCENTRATION:g}, seed {SEED}), each also drawing every measured throughput and p99 "
+        "from its 95% interval: "
         + ", ".join(f"{s} wins {share:.1%}" for s, share in wins.items())
         + "."
     )
@@ -505,7 +559,7 @@ def score_folder(
     run = load_run(folder)
     criteria = load_criteria(
         criteria_path,
-        known_frameworks() | set(rd.spike_names(run)),
+        known_frameworks() | set(rd.candidates(run)),
         known_scenarios() | set(rd.scenario_names(run)),
     )
     matrix = score_run(run, criteria)

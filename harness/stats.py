@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+TRIALS_ESTIMATOR = "mean over trials, Student-t 95% CI"
 HIGH_CV = 0.10  # above this, the spread between trials is too large to rank small differences
 
 

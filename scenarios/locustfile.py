@@ -6,6 +6,11 @@ Driven by environment variables the harness sets:
 SPIKEBENCH_SCENARIO (path of the .toml), SPIKEBENCH_OUT (folder for raw output),
 SPIKEBENCH_WARMUP_S / SPIKEBENCH_MEASURE_S (the measured window), SPIKEBENCH_SEED_USERS /
 SPIKEBENCH_SEED_ITEMS / SPIKEBENCH_SEED_PASSWORD (what the database holds), SPIKEBENCH_RANDOM_SEED.
+
+SPIKEBENCH_GATED=1 (the interleaved design): one long-lived Locust per spike, paused and resumed by
+the harness. SIGUSR2 closes a gate that every user passes before each task; once every user waits
+at it (nothing in flight), the rows so far are appended to requests-<pid>.csv and ack.json says
+so. SIGUSR1 opens the gate. A pause costs no process start and no re-login.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import itertools
 import json
 import os
 import random
+import signal
 import time
 import tomllib
 import uuid
@@ -24,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, between, events
+import gevent.event
+from locust import FastHttpUser, events
 from locust.runners import MasterRunner, WorkerRunner
 
 SCENARIO_PATH = Path(
@@ -37,6 +44,7 @@ SEED_USERS = int(os.environ.get("SPIKEBENCH_SEED_USERS", "1000"))
 SEED_ITEMS = int(os.environ.get("SPIKEBENCH_SEED_ITEMS", "100"))
 SEED_PASSWORD = os.environ.get("SPIKEBENCH_SEED_PASSWORD", "spikebench-password")
 RANDOM_SEED = int(os.environ.get("SPIKEBENCH_RANDOM_SEED", "1"))
+GATED = os.environ.get("SPIKEBENCH_GATED") == "1"
 
 SCENARIO: dict[str, Any] = tomllib.loads(SCENARIO_PATH.read_text())
 SETTINGS: dict[str, Any] = SCENARIO["scenario"]
@@ -62,12 +70,67 @@ def _record(
     _rows.append((start_time or time.time(), request_type, name, status, response_time, int(ok)))
 
 
+def _formatted(rows: list[tuple[float, str, str, int, float, int]]) -> Any:
+    return ((f"{s:.6f}", m, n, st, f"{ms:.4f}", ok) for s, m, n, st, ms, ok in rows)
+
+
 def _write_rows() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    if GATED:
+        _append_rows()
+        return
     with gzip.open(OUT / f"requests-{os.getpid()}.csv.gz", "wt", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["start", "method", "name", "status", "ms", "ok"])
-        writer.writerows((f"{s:.6f}", m, n, st, f"{ms:.4f}", ok) for s, m, n, st, ms, ok in _rows)
+        writer.writerows(_formatted(_rows))
+
+
+def _append_rows() -> None:
+    """Gated mode: rows so far go to the end of a plain CSV the harness reads incrementally."""
+    path = OUT / f"requests-{os.getpid()}.csv"
+    new = not path.exists()
+    rows, _rows[:] = list(_rows), []
+    with path.open("a", newline="") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(["start", "method", "name", "status", "ms", "ok"])
+        writer.writerows(_formatted(rows))
+
+
+# -- the gate (interleaved design) ---------------------------------------------------------------
+
+_gate = gevent.event.Event()
+_gate.set()  # open while users spawn and log in (the warm-up); the harness pauses after it
+_waiting = 0  # users parked at the closed gate
+_users_alive = 0
+_pauses = 0
+
+
+def _resume() -> None:
+    _gate.set()
+
+
+def _pause() -> None:
+    global _pauses
+    _pauses += 1
+    _gate.clear()
+    gevent.spawn(_ack_when_idle, _pauses)
+
+
+def _ack_when_idle(seq: int) -> None:
+    """Wait until every user is parked (no request in flight), flush rows, acknowledge."""
+    deadline = time.monotonic() + 30
+    while _waiting < _users_alive and time.monotonic() < deadline and not _gate.is_set():
+        gevent.sleep(0.002)
+    _append_rows()
+    tmp = OUT / "ack.json.tmp"
+    tmp.write_text(json.dumps({"seq": seq, "t": time.time(), "idle": _waiting >= _users_alive}))
+    os.replace(tmp, OUT / "ack.json")
+
+
+if GATED:
+    gevent.signal_handler(signal.SIGUSR1, _resume)
+    gevent.signal_handler(signal.SIGUSR2, _pause)
 
 
 @events.test_start.add_listener
@@ -211,10 +274,30 @@ if _unknown:
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
-    wait_time = between(*SETTINGS.get("wait", [0.0, 0.0]))
     tasks = {TASKS[name]: int(weight) for name, weight in SCENARIO["tasks"].items()}
+    think = tuple(SETTINGS.get("wait", [0.0, 0.0]))
+
+    def wait_time(self) -> float:
+        """Think time, then (gated mode) the gate: the last thing before the next task."""
+        global _waiting
+        lo, hi = self.think
+        if hi > 0:
+            gevent.sleep(lo + self.rng.random() * (hi - lo))
+        if GATED and not _gate.is_set():
+            _waiting += 1
+            try:
+                _gate.wait()
+            finally:
+                _waiting -= 1
+        return 0.0
+
+    def on_stop(self) -> None:
+        global _users_alive
+        _users_alive -= 1
 
     def on_start(self) -> None:
+        global _users_alive
+        _users_alive += 1
         number = next(_user_numbers)
         self.rng = random.Random(RANDOM_SEED * 100_003 + number + os.getpid())
         self.seed_user = 1 + (number * 7919 + self.rng.randrange(SEED_USERS)) % SEED_USERS

@@ -21,8 +21,9 @@ import pytest
 from harness.resultfile import validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "spikes"
-SHORT = ["--trials", "1", "--warmup", "1", "--duration", "3", "--seed-users", "20",
-         "--seed-items", "5", "--scenarios", "read_heavy", "--runtime", "local"]
+SHORT = ["--design", "trials", "--trials", "1", "--warmup", "1", "--duration", "3",
+         "--seed-users", "20", "--seed-items", "5", "--scenarios", "read_heavy",
+         "--runtime", "local"]
 
 
 def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None,

@@ -1,0 +1,164 @@
+"""Paired comparisons over interleaved cycles: the statistics that make a rank mean something.
+
+On a shared host the machine's speed drifts over minutes, and every candidate measured in the same
+cycle (seconds apart) sees the same drift. The ratio A/B *within a cycle* cancels it; the mean of
+those log-ratios over cycles, with a bootstrap interval (scipy's, BCa), is the comparison. The
+unpaired interval (the same slices treated as independent samples) is kept beside it, so a run
+shows how much pairing bought.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with its 95 % interval over n cycles."""
+
+    estimate: float
+    lo: float
+    hi: float
+    n: int
+
+    @property
+    def half_width(self) -> float:
+        """Relative half-width: the larger side, as a fraction of the estimate."""
+        if not self.estimate:
+            return math.inf
+        return max(self.hi / self.estimate - 1.0, 1.0 - self.lo / self.estimate)
+
+    def contains(self, value: float) -> bool:
+        return self.lo <= value <= self.hi
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["half_width"] = self.half_width if math.isfinite(self.half_width) else None
+        return out
+
+
+def _bootstrap(
+    data: tuple[np.ndarray, ...], statistic: Callable[..., Any], seed: int, paired: bool = False
+) -> tuple[float, float]:
+    """scipy's BCa bootstrap; a sample with no spread has a zero-width interval, not NaN."""
+    if all(np.ptp(d) == 0 for d in data):
+        value = float(statistic(*data, axis=-1))
+        return value, value
+    with warnings.catch_warnings():  # BCa warns on tiny samples; the percentile fallback is fine
+        warnings.simplefilter("ignore")
+        res = sps.bootstrap(
+            data,
+            statistic,
+            n_resamples=RESAMPLES,
+            confidence_level=CONFIDENCE,
+            method="BCa",
+            paired=paired,
+            vectorized=True,
+            rng=np.random.default_rng(seed),
+        )
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sps.bootstrap(
+                data,
+                statistic,
+                n_resamples=RESAMPLES,
+                confidence_level=CONFIDENCE,
+                method="percentile",
+                paired=paired,
+                vectorized=True,
+                rng=np.random.default_rng(seed),
+            )
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return lo, hi
+
+
+def _clean(values: Sequence[float]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=float)
+
+
+def mean_interval(values: Sequence[float], seed: int = 0) -> Interval | None:
+    """Mean over cycles with a bootstrap 95 % interval; None without two values."""
+    arr = _clean(values)
+    if arr.size < 2:
+        return None
+    lo, hi = _bootstrap((arr,), np.mean, seed)
+    return Interval(float(arr.mean()), lo, hi, int(arr.size))
+
+
+def paired_ratio(a: Sequence[float], b: Sequence[float], seed: int = 0) -> Interval | None:
+    """A/B from cycles where both were measured: geometric mean of the per-cycle ratios.
+
+    a[i] and b[i] belong to the same cycle; a cycle where either is missing (None) is skipped."""
+    pairs = [
+        (x, y)
+        for x, y in zip(a, b, strict=True)
+        if x is not None and y is not None and x > 0 and y > 0
+    ]
+    if len(pairs) < 2:
+        return None
+    logs = np.log(np.asarray([x for x, _ in pairs]) / np.asarray([y for _, y in pairs]))
+    lo, hi = _bootstrap((logs,), np.mean, seed)
+    return Interval(float(np.exp(logs.mean())), math.exp(lo), math.exp(hi), len(pairs))
+
+
+def _log_ratio_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.log(np.mean(x, axis=axis)) - np.log(np.mean(y, axis=axis))
+
+
+def unpaired_ratio(a: Sequence[float], b: Sequence[float], seed: int = 0) -> Interval | None:
+    """mean(A)/mean(B) with the samples resampled independently: what the same slices would say
+    without pairing (and the only honest comparison between two different runs)."""
+    xa, xb = _clean(a), _clean(b)
+    xa, xb = xa[xa > 0], xb[xb > 0]
+    if xa.size < 2 or xb.size < 2:
+        return None
+    lo, hi = _bootstrap((xa, xb), _log_ratio_of_means, seed)
+    est = float(_log_ratio_of_means(xa, xb))
+    return Interval(math.exp(est), math.exp(lo), math.exp(hi), int(min(xa.size, xb.size)))
+
+
+def distinguishable(ratio: Interval | None, resolution: float) -> bool:
+    """A difference is called only when its interval excludes 1 and it exceeds the resolution."""
+    if ratio is None:
+        return False
+    return not ratio.contains(1.0) and abs(ratio.estimate - 1.0) > resolution
+
+
+def rank_groups(
+    order: list[str], separated: Callable[[str, str], bool]
+) -> list[tuple[str, int, bool]]:
+    """(name, rank, tied_with_previous) for names sorted best first: a name that the run cannot
+    tell from the one above it shares that one's rank (shown as ≈)."""
+    out: list[tuple[str, int, bool]] = []
+    for i, name in enumerate(order):
+        if i and not separated(order[i - 1], name):
+            out.append((name, out[-1][1], True))
+        else:
+            out.append((name, i + 1, False))
+    return out
+
+
+def resolution_reached(ratios_to_best: Sequence[Interval | None], target: float) -> bool:
+    """The stopping rule: every candidate's ratio to the best is known to ±target."""
+    return bool(ratios_to_best) and all(
+        r is not None and r.half_width <= target for r in ratios_to_best
+    )
+
+
+def cv(values: Sequence[float]) -> float | None:
+    arr = _clean(values)
+    if arr.size < 2 or not arr.mean():
+        return None
+    return float(arr.std(ddof=1) / arr.mean())

@@ -1,0 +1,134 @@
+"""The interleaved design end to end through the CLI: stand-in spikes for the faults (a spike that
+dies mid-run, what cannot be interleaved, Ctrl-C, the A/A wiring), and one short real run of two
+framework spikes. Every finished slice is kept and nothing is left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from harness.resultfile import load_run, validate
+from tests.test_engine_faults import FIXTURES, assert_nothing_left
+
+FAST = ["--warmup", "1", "--slice", "0.6", "--lead-in", "0.1", "--min-cycles", "2",
+        "--seed-users", "20", "--seed-items", "5", "--scenarios", "read_heavy",
+        "--runtime", "local", "--users", "4"]  # fmt: skip
+
+
+def bench(
+    tmp_path: Path, *args: str, spikes_dir: Path = FIXTURES
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
+           "--spikes-dir", str(spikes_dir), "--run-id", "r", *FAST, *args]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    run_file = tmp_path / "r" / "run.json"
+    return done, (json.loads(run_file.read_text()) if run_file.exists() else {})
+
+
+@pytest.fixture
+def pids_before() -> set[int]:
+    return set(psutil.pids())
+
+
+def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
+    tmp_path: Path, pids_before: set[int]
+) -> None:
+    done, run = bench(tmp_path, "--spikes", "stub_ok,crash_later", "--budget", "40s",
+                      "--resolution", "0.1%")  # fmt: skip
+    assert done.returncode == 3, done.stdout + done.stderr
+    validate(run)
+    assert run["design"] == "interleaved" and run["schema_version"] == 2
+    crashed = next(t for t in run["trials"] if t["spike"] == "crash_later")
+    assert "spike_crashed" in crashed["invalid_reasons"] and "died" in crashed["error"]
+    mine = [s for s in run["slices"] if s["spike"] == "crash_later"]
+    before = [s for s in mine if "spike_crashed" not in s["invalid_reasons"]]
+    assert before and all(s["requests"] > 0 for s in before), "slices before the crash are kept"
+    assert any("spike_crashed" in s["invalid_reasons"] for s in mine)
+    ok = [s for s in run["slices"] if s["spike"] == "stub_ok"]
+    assert len(ok) > len(mine), "the other candidate goes on after the crash"
+    assert "its finished slices are kept" in done.stderr
+    assert_nothing_left(pids_before)
+
+
+def test_what_cannot_be_interleaved_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    done, _ = bench(tmp_path, "--spikes", "stub_ok", "--loadgen-workers", "2")
+    assert done.returncode == 2
+    assert "cannot interleave" in done.stdout and "--design trials" in done.stdout
+    done, _ = bench(tmp_path, "--spikes", "stub_ok", "--design", "trials", "--aa", "stub_ok")
+    assert done.returncode == 2 and "--aa needs the interleaved design" in done.stdout
+    assert not (tmp_path / "r").exists()  # refused before anything started
+
+
+def test_aa_run_measures_the_resolution_and_the_report_states_it(
+    tmp_path: Path, pids_before: set[int]
+) -> None:
+    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "25s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(run["candidates"]) == {"stub_ok", "stub_ok-aa"}
+    assert run["candidates"]["stub_ok-aa"]["aa_of"] == "stub_ok"
+    an = run["analysis"]["read_heavy"]
+    assert an["cycles"] >= 2 and an["aa"]["paired"]["n"] >= 2
+    assert an["stop_reason"] in ("resolution reached", "budget spent")
+    counts: dict[int, list[str]] = {}
+    for s in run["slices"]:
+        counts.setdefault(s["cycle"], []).append(s["spike"])
+    assert all(sorted(v) == ["stub_ok", "stub_ok-aa"] for v in counts.values())
+    assert run["probes"] and all(p["ms"] > 0 for p in run["probes"])
+    assert run["overhead"]["probe_share"] is not None
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert report.index("Resolution:") < report.index("## Validity")  # the report leads with it
+    assert "A/A check in read_heavy" in report
+    assert load_run(tmp_path / "r")["design"] == "interleaved"
+    assert_nothing_left(pids_before)
+
+
+def test_ctrl_c_keeps_finished_slices(tmp_path: Path, pids_before: set[int]) -> None:
+    cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
+           "--spikes-dir", str(FIXTURES), "--run-id", "r", *FAST, "--spikes", "stub_ok",
+           "--aa", "stub_ok", "--budget", "120s", "--min-cycles", "1000"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_file = tmp_path / "r" / "run.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if run_file.exists() and len(json.loads(run_file.read_text())["slices"]) >= 4:
+            break
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    run = json.loads(run_file.read_text())
+    validate(run)
+    assert run["status"] == "interrupted" and len(run["slices"]) >= 4
+    assert all(t["finished_at"] for t in run["trials"])
+    assert_nothing_left(pids_before)
+
+
+@pytest.mark.skipif(os.environ.get("SPIKEBENCH_SKIP_REAL") == "1", reason="asked to skip")
+def test_quick_interleaved_run_of_two_real_spikes(tmp_path: Path, pids_before: set[int]) -> None:
+    cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
+           "--run-id", "r", "--quick", "--spikes", "flask,litestar", "--scenarios",
+           "read_heavy", "--budget", "45s", "--seed-users", "50", "--seed-items", "20",
+           "--runtime", "local"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = load_run(tmp_path / "r")
+    an = run["analysis"]["read_heavy"]
+    assert an["cycles"] >= 3 and an["best"] in ("flask", "litestar")
+    other = "litestar" if an["best"] == "flask" else "flask"
+    ratio = an["ratios_to_best"][other]["paired"]
+    assert ratio["n"] >= 2 and ratio["estimate"] <= 1.0
+    for s in run["slices"]:
+        assert s["requests"] > 0 and s["app_cpu_ms_per_request"] > 0
+        assert s["loadgen_busiest_process_share"] < 0.8
+    assert "Resolution:" in done.stdout and "vs best" in done.stdout
+    assert_nothing_left(pids_before)

@@ -1,0 +1,181 @@
+"""The interleaved design's statistics on synthetic slices with known answers: pairing recovers
+the true ratio under injected drift where the unpaired view cannot, the slicing plan, the speed
+probe's flag, rank groups and the adaptive stopping rule."""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness import paired, slices
+from harness.interleave import cycle_order
+from harness.probe import SpeedProbe, deviates, speed_index
+
+
+def synthetic(
+    rates: dict[str, float],
+    cycles: int,
+    drift: float,
+    noise: float,
+    seed: int = 1,
+    probe_tracks: bool = False,
+) -> list[dict[str, Any]]:
+    """Slices of spikes with true rates; the machine's speed random-walks by `drift` per cycle
+    (shared by every spike of a cycle), each slice has its own `noise`."""
+    rng = np.random.default_rng(seed)
+    speed, out = 1.0, []
+    for c in range(1, cycles + 1):
+        speed = float(np.clip(speed * math.exp(rng.normal(0, drift)), 0.4, 1.6))
+        for name, rate in rates.items():
+            out.append(
+                {
+                    "scenario": "s",
+                    "cycle": c,
+                    "spike": name,
+                    "throughput_rps": rate * speed * math.exp(rng.normal(0, noise)),
+                    "probe_ms": (2.0 / speed) if probe_tracks else 2.0,
+                    "valid": True,
+                    "machine_deviation": False,
+                }
+            )
+    return out
+
+
+def column(rows: list[dict[str, Any]], spike: str) -> list[float]:
+    return [r["throughput_rps"] for r in rows if r["spike"] == spike]
+
+
+def test_paired_ratio_recovers_the_true_ratio_under_drift_where_unpaired_cannot() -> None:
+    rows = synthetic({"a": 270.0, "b": 300.0}, cycles=30, drift=0.15, noise=0.02)
+    a, b = column(rows, "a"), column(rows, "b")
+    p, u = paired.paired_ratio(a, b), paired.unpaired_ratio(a, b)
+    assert p is not None and u is not None
+    assert p.contains(0.9) and abs(p.estimate - 0.9) < 0.01
+    assert p.half_width < 0.015
+    # the same slices unpaired: the drift makes the 10% difference several times less certain
+    assert u.half_width > 4 * p.half_width
+
+
+def test_paired_ratio_skips_cycles_where_one_side_is_missing() -> None:
+    a = [100.0, None, 110.0, 90.0]
+    b = [200.0, 210.0, None, 180.0]
+    r = paired.paired_ratio(a, b)
+    assert r is not None and r.n == 2 and r.estimate == pytest.approx(0.5)
+    assert r.lo == r.hi == pytest.approx(0.5)  # no spread: a zero-width interval, not NaN
+
+
+def test_mean_interval_covers_the_true_mean_about_95_percent_of_the_time() -> None:
+    rng = np.random.default_rng(7)
+    hits = sum(
+        iv.contains(100.0)
+        for _ in range(200)
+        if (iv := paired.mean_interval(list(rng.normal(100.0, 5.0, 20)), seed=1)) is not None
+    )
+    assert 176 <= hits <= 200  # 95% nominal; BCa on n=20 runs a little narrow
+
+
+def test_aa_pair_contains_one() -> None:
+    rows = synthetic({"a": 300.0, "a-aa": 300.0}, cycles=25, drift=0.1, noise=0.02, seed=3)
+    r = paired.paired_ratio(column(rows, "a"), column(rows, "a-aa"))
+    assert r is not None and r.contains(1.0) and r.half_width < 0.03
+
+
+def test_rank_groups_share_a_rank_only_when_not_separated() -> None:
+    order = ["x", "y", "z", "w"]
+    apart = {("x", "y"): True, ("y", "z"): False, ("z", "w"): True}
+    groups = paired.rank_groups(order, lambda a, b: apart[(a, b)])
+    assert groups == [("x", 1, False), ("y", 2, False), ("z", 2, True), ("w", 4, False)]
+
+
+def test_distinguishable_needs_the_interval_off_one_and_above_the_resolution() -> None:
+    iv = paired.Interval(0.96, 0.95, 0.97, 10)
+    assert paired.distinguishable(iv, 0.03)
+    assert not paired.distinguishable(iv, 0.05)  # real but below what the run can resolve
+    assert not paired.distinguishable(paired.Interval(0.99, 0.97, 1.01, 10), 0.0)
+    assert not paired.distinguishable(None, 0.0)
+
+
+def test_cycle_order_is_a_fresh_permutation_every_cycle() -> None:
+    rng = random.Random(5)
+    names = ["a", "b", "c", "d"]
+    orders = [cycle_order(names, rng) for _ in range(40)]
+    assert all(sorted(o) == names for o in orders)  # every spike exactly once per cycle
+    assert len({tuple(o) for o in orders}) > 10  # not one fixed order
+    firsts = {o[0] for o in orders}
+    assert firsts == set(names)  # nobody always goes first
+
+
+def test_analyse_ranks_and_states_resolution() -> None:
+    rows = synthetic(
+        {"fast": 330.0, "mid": 300.0, "mid2": 301.0}, cycles=30, drift=0.1, noise=0.02
+    )
+    an = slices.analyse(rows, "s", ["fast", "mid", "mid2"], target=0.03)
+    assert an["best"] == "fast" and an["cycles"] == 30
+    ranks = {r["spike"]: (r["rank"], r["tied_with_previous"]) for r in an["ranking"]}
+    assert ranks["fast"] == (1, False)
+    assert {ranks["mid"][0], ranks["mid2"][0]} == {2}  # 0.3% apart: one rank, shown ≈
+    assert an["resolution"] is not None and an["resolution"] < 0.02
+    assert an["resolution_reached"]
+
+
+def test_probe_flag_leaves_deviant_slices_out() -> None:
+    rows = synthetic({"a": 300.0, "b": 200.0}, cycles=12, drift=0.0, noise=0.01)
+    rows[6]["probe_ms"] = 3.0  # the machine ran 50% slow around this slice
+    rows[6]["throughput_rps"] *= 0.5
+    slices.flag_machine(rows, limit=0.10)
+    assert [r["machine_deviation"] for r in rows].count(True) == 1 and rows[6]["machine_deviation"]
+    table = slices.cycle_table(rows, "s", ["a", "b"], "throughput_rps")
+    assert table[rows[6]["spike"]][rows[6]["cycle"] - 1] is None
+    assert deviates(2.3, 2.0, 0.10) and not deviates(2.1, 2.0, 0.10)
+
+
+def test_probe_normalisation_cancels_drift_the_probe_tracks() -> None:
+    rows = synthetic({"a": 300.0, "b": 250.0}, cycles=20, drift=0.2, noise=0.01, probe_tracks=True)
+    raw = slices.cycle_table(rows, "s", ["a"], "throughput_rps")["a"]
+    norm = slices.cycle_table(rows, "s", ["a"], "throughput_rps", normalise=True)["a"]
+    assert paired.cv(norm) < paired.cv(raw) / 5  # type: ignore[operator]
+
+
+def test_adaptive_stopping_on_a_synthetic_noise_source() -> None:
+    """A quiet source reaches ±3% within a few cycles; a noisy one does not in 40."""
+
+    def cycles_to_target(noise: float) -> int | None:
+        rows = synthetic({"a": 300.0, "b": 240.0}, cycles=40, drift=0.1, noise=noise, seed=11)
+        for n in range(6, 41):
+            an = slices.analyse([r for r in rows if r["cycle"] <= n], "s", ["a", "b"], 0.03)
+            if an["resolution_reached"]:
+                return n
+        return None
+
+    quiet, noisy = cycles_to_target(0.01), cycles_to_target(0.20)
+    assert quiet is not None and quiet <= 8
+    assert noisy is None
+
+
+def test_aggregates_use_cycles_with_bootstrap_intervals() -> None:
+    rows = synthetic({"a": 300.0}, cycles=10, drift=0.0, noise=0.02)
+    for r in rows:
+        r.update(p50_ms=5.0, p99_ms=20.0, error_rate=0.0, app_cpu_ms_per_request=3.0,
+                 db_cpu_ms_per_request=0.5)  # fmt: skip
+    (agg,) = slices.aggregates(rows, "s", ["a"], {"a": {"valid": True, "metrics": {}}})
+    thr = agg["metrics"]["throughput_rps"]
+    assert thr["n"] == 10 and thr["ci95"][0] < thr["mean"] < thr["ci95"][1]
+    assert thr["mean"] == pytest.approx(300.0, rel=0.02)
+    assert agg["metrics"]["p99_ms"]["ci95"] == [20.0, 20.0]
+
+
+def test_speed_probe_measures_a_fixed_workload() -> None:
+    probe = SpeedProbe()
+    probe.start()
+    try:
+        values = [probe.probe() for _ in range(5)]
+    finally:
+        probe.stop()
+    assert all(0.05 < v < 500 for v in values)
+    assert probe.proc is None
+    index = speed_index(probe.series)
+    assert len(index) == 5 and sorted(p["speed"] for p in index)[2] == pytest.approx(1.0)
