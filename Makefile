@@ -17,7 +17,7 @@ BENCH_ARGS = --runtime $(RUNTIME) \
 	$(if $(TRIALS),--trials $(TRIALS)) $(ARGS)
 comma := ,
 
-.PHONY: setup bench quick test lint fuzz clean browser
+.PHONY: setup bench quick test lint fuzz clean browser precision
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,18 @@ bench: setup
 
 quick: setup
 	$(BIN)/spikebench bench --quick $(BENCH_ARGS)
+
+# The harness's own benchmark: three default runs and an A/A run, then their precision figures
+# (wall time, resolution paired vs unpaired, probe CV, A/A interval, harness cost, rank
+# agreement). About an hour on a 2-core VM; run nothing else heavy meanwhile.
+ifndef PRECISION_ID
+PRECISION_ID := precision-$(shell date -u +%Y%m%dT%H%M%SZ)
+endif
+precision: setup
+	-for i in 1 2 3; do $(BIN)/spikebench bench --runtime local --run-id $(PRECISION_ID)-$$i $(ARGS); done
+	-$(BIN)/spikebench bench --runtime local --run-id $(PRECISION_ID)-aa --aa flask $(ARGS)
+	$(BIN)/spikebench precision results/$(PRECISION_ID)-1 results/$(PRECISION_ID)-2 \
+		results/$(PRECISION_ID)-3 results/$(PRECISION_ID)-aa | tee results/$(PRECISION_ID).md
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -67,9 +67,9 @@ def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--design",
         choices=["interleaved", "trials"],
-        default="interleaved",
         help="interleaved: all candidates at once, load in short slices in a new random order "
-        "every cycle, paired comparisons (default); trials: one process per trial",
+        "every cycle, paired comparisons (default); trials: one process per trial (the "
+        "default with --runtime compose, which runs one spike container at a time)",
     )
     p.add_argument(
         "--resolution",
@@ -159,7 +159,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         rebuild_envs=args.rebuild_envs,
         quick=args.quick,
         run_id=args.run_id,
-        design=args.design,
+        design=args.design or ("trials" if args.runtime == "compose" else "interleaved"),
         resolution=args.resolution,
         aa=args.aa,
         probe_normalise=args.probe_normalise,
@@ -301,9 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
     validate.add_argument("runs", nargs="+", type=Path)
-    from harness import compare, inspect, report, score
+    from harness import compare, inspect, precision, report, score
 
-    for reader in (report, compare, score, inspect):  # each adds its subcommand and handler
+    for reader in (report, compare, score, inspect, precision):  # each adds its subcommand
         reader.add_parser(sub)
     return parser
 

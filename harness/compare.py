@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import rundata as rd
+from harness import slices
 from harness.paired import unpaired_ratio
 from harness.resultfile import load_run
 from harness.stats import welch
@@ -72,6 +73,7 @@ class Row:
     p: float | None  # Welch's p (trials runs), or None
     verdict: str  # "better", "worse", "not significant", "too few trials", "no data"
     ci: tuple[float, float] | None = None  # 95% interval of the change (interleaved runs)
+    judged_on: str = "absolute"  # or "relative": to the other candidates of the same cycles
 
     @property
     def regression(self) -> bool:
@@ -127,23 +129,49 @@ def judge(
     return change, p, "better" if improved else "worse", ci
 
 
+RELATIVE = {  # compared metric → slice field, for drift-free comparison of interleaved runs
+    "throughput_rps": "throughput_rps",
+    "p50_ms": "p50_ms",
+    "p99_ms": "p99_ms",
+    "app_cpu_ms_per_request": "app_cpu_ms_per_request",
+    "db_cpu_ms_per_request": "db_cpu_ms_per_request",
+}
+
+
 def compare_runs(
     a: dict[str, Any], b: dict[str, Any], alpha: float = ALPHA, min_effect: float = MIN_EFFECT
 ) -> list[Row]:
-    """One row per spike × scenario × metric present in both runs (valid trials only)."""
+    """One row per spike × scenario × metric present in both runs (valid data only).
+
+    Two interleaved runs with at least two shared candidates are judged on figures relative to
+    the other candidates of the same cycle: the host's drift between the runs (minutes or days
+    apart) moves every candidate alike and cancels; a change of one candidate does not."""
     rows = []
     spikes = [s for s in rd.spike_names(a) if s in rd.spike_names(b)]
     scenarios = [s for s in rd.scenario_names(a) if s in rd.scenario_names(b)]
     boot = rd.design(a) == rd.design(b) == "interleaved"
     for scenario in scenarios:
+        shared = [
+            s for s in spikes if rd.aggregate(a, s, scenario) and rd.aggregate(b, s, scenario)
+        ]
+        relative = boot and len(shared) >= 2
         for spike in spikes:
             for metric in COMPARED:
                 base = rd.values(a, spike, scenario, metric)
                 cand = rd.values(b, spike, scenario, metric)
+                judged_on = "absolute"
+                jb, jc = base, cand
+                if relative and metric in RELATIVE and spike in shared:
+                    field = RELATIVE[metric]
+                    jb = slices.relative_table(a["slices"], scenario, shared, field)[spike]
+                    jc = slices.relative_table(b["slices"], scenario, shared, field)[spike]
+                    judged_on = "relative"
                 change, p, verdict, ci = judge(
-                    base, cand, rd.METRICS[metric][1], alpha, min_effect, boot
+                    jb, jc, rd.METRICS[metric][1], alpha, min_effect, boot
                 )
-                rows.append(Row(spike, scenario, metric, base, cand, change, p, verdict, ci))
+                rows.append(
+                    Row(spike, scenario, metric, base, cand, change, p, verdict, ci, judged_on)
+                )
     return rows
 
 
@@ -180,7 +208,12 @@ def render(
         + (
             "A change is significant when the 95% bootstrap interval of the ratio of the means "
             f"(per-cycle values, n = cycles per side) excludes no change **and** the means differ "
-            f"by at least {min_effect:.0%}. Figures: {rd.estimator(a)}."
+            f"by at least {min_effect:.0%}. Figures: {rd.estimator(a)}. Where both runs share "
+            "two or more candidates, a change is judged relative to the other candidates of the "
+            "same cycles (marked *rel*), so the machine's drift between the runs cancels; a "
+            "change that every candidate shares (a PostgreSQL upgrade, say) then shows only in "
+            "the absolute means, and a change of one candidate also moves the others' relative "
+            "figures the opposite way (fully so with two candidates: read them together)."
             if rd.design(a) == rd.design(b) == "interleaved"
             else f"A change is significant when Welch's t-test gives p < {alpha:g} **and** the "
             f"means differ by at least {min_effect:.0%}; means over valid trials (n = trials "
@@ -225,6 +258,8 @@ def render(
             p = "–" if r.p is None else f"{r.p:.3f}"
             if r.ci is not None:
                 p = f"[{r.ci[0]:+.1%}, {r.ci[1]:+.1%}]"
+            if r.judged_on == "relative":
+                change += " rel"
             out.append(
                 f"| {r.spike} | {LABELS[r.metric]} | {_mean(r.base, r.metric)} ({len(r.base)}) | "
                 f"{_mean(r.cand, r.metric)} ({len(r.cand)}) | {change} | {p} | "

@@ -60,6 +60,19 @@ def cycle_order(names: list[str], rng: random.Random) -> list[str]:
     return order
 
 
+def split_autovacuum(procs: list[psutil.Process]) -> tuple[list[Any], list[Any]]:
+    """PostgreSQL's processes without and with its autovacuum workers: a vacuum of one
+    candidate's tables may run during another's slice, so its CPU is kept apart, not billed."""
+    db, vacuum = [], []
+    for proc in procs:
+        try:
+            title = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        (vacuum if "autovacuum worker" in title else db).append(proc)
+    return db, vacuum
+
+
 def steal_seconds(cpus: list[int]) -> float:
     per_cpu = psutil.cpu_times(percpu=True)
     return sum(getattr(per_cpu[i], "steal", 0.0) for i in cpus)
@@ -108,6 +121,7 @@ class InterleavedScenario:
         self.rng = random.Random(int(cfg.order_seed or 0) * 1000 + number)
         self.lives: list[Live] = []
         self.db_cpu = TreeCPU()
+        self.vacuum_cpu = TreeCPU()
         self.sut = bench.sut_cpu_list
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
@@ -237,7 +251,9 @@ class InterleavedScenario:
             if live.running():
                 assert live.handle is not None
                 out["spikes"][live.name] = live.cpu.read(live.handle.processes())
-        out["db"] = self.db_cpu.read(self.bench.db_processes())
+        db, vacuum = split_autovacuum(self.bench.db_processes())
+        out["db"] = self.db_cpu.read(db)
+        out["vacuum"] = self.vacuum_cpu.read(vacuum)
         assert active.loadgen is not None
         active.lg_cpu.read(active.loadgen.processes())
         out["lg"] = dict(active.lg_cpu.last)
@@ -250,6 +266,7 @@ class InterleavedScenario:
         cfg, b = self.cfg, self.bench
         assert live.loadgen is not None and live.tail is not None and live.handle is not None
         probe_before = b.probe.probe()
+        resumed = time.time()
         live.loadgen.resume()
         time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
         a = self._counters(live)
@@ -257,14 +274,22 @@ class InterleavedScenario:
         mid = tree_memory(live.handle.processes())
         time.sleep(max(a["t"] + cfg.slice_s - time.time(), 0))
         z = self._counters(live)
-        error = None
+        error, paused, ack = None, time.time(), None
         try:
-            live.loadgen.pause()
+            ack = live.loadgen.pause()
         except LoadgenError as exc:
             error = str(exc)
         end_mem = tree_memory(live.handle.processes())
-        rows = live.tail.read().window(a["t"], z["t"])
+        every = live.tail.read()
+        rows = every.window(a["t"], z["t"])
         rec = self._slice_record(live, cycle, a, z, rows, probe_before, b.probe.probe())
+        # what slicing could distort, measured per slice (README: "What slicing must not distort")
+        half = (a["t"] + z["t"]) / 2
+        lead = every.window(resumed, a["t"])
+        rec["lead_in_rps"] = len(lead) / max(a["t"] - resumed, 1e-6)
+        rec["first_half_rps"] = len(rows.window(a["t"], half)) / max(half - a["t"], 1e-6)
+        rec["second_half_rps"] = len(rows.window(half, z["t"])) / max(z["t"] - half, 1e-6)
+        rec["pause_ms"] = 1000 * (float(ack["t"]) - paused) if ack else None
         live.peak = tuple(max(x, y, w) for x, y, w in zip(live.peak, mid, end_mem, strict=True))  # type: ignore[assignment]
         rec["peak_rss_bytes"] = max(mid[0], end_mem[0])
         if error or not live.running():
@@ -301,7 +326,10 @@ class InterleavedScenario:
         )
         db = z["db"] - a["db"]
         db_on_sut = self.bench.db is not None and self.bench.db.cpus is not None
-        other = max(z["busy"] - a["busy"] - app - idle - (db if db_on_sut else 0.0), 0.0)
+        vac = z["vacuum"] - a["vacuum"]
+        other = max(
+            z["busy"] - a["busy"] - app - idle - ((db + vac) if db_on_sut else 0.0), 0.0
+        )
         busiest = max(
             ((cpu - a["lg"].get(pid, 0.0)) / seconds for pid, cpu in z["lg"].items()),
             default=0.0,
@@ -339,6 +367,7 @@ class InterleavedScenario:
             "other_on_sut_share": other / seconds / sut_n,
             "loadgen_busiest_process_share": busiest,
             "steal_share": (z["steal"] - a["steal"]) / seconds / sut_n,
+            "autovacuum_cpu_share": (z["vacuum"] - a["vacuum"]) / seconds,
             "probe_ms": (probe_before + probe_after) / 2,
             "probe_before_ms": probe_before,
             "probe_after_ms": probe_after,

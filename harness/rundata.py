@@ -171,6 +171,10 @@ def peak_rss(run: dict[str, Any], spike: str) -> float | None:
     return max(meds) if meds else None
 
 
+def candidates_meta(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return dict(run.get("candidates") or {})
+
+
 def candidates(run: dict[str, Any]) -> list[str]:
     """Spikes that are options of the decision: A/A twins measure the run, they are no option."""
     twins = {n for n, c in (run.get("candidates") or {}).items() if c.get("aa_of")}

@@ -7,6 +7,7 @@ to decide when to stop; readers find their output stored beside the slices).
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -214,4 +215,24 @@ def aggregates(
                 "warnings": warnings,
             }
         )
+    return out
+
+
+def relative_table(
+    slices: Sequence[dict[str, Any]], scenario: str, spikes: Sequence[str], metric: str
+) -> dict[str, list[float]]:
+    """spike → per cycle, its value ÷ the geometric mean of the other candidates' values in the
+    same cycle. What the whole machine did to every candidate cancels; what changed in one
+    candidate stays. Cycles where any of them is missing are skipped."""
+    table = cycle_table(slices, scenario, spikes, metric)
+    out: dict[str, list[float]] = {sp: [] for sp in spikes}
+    if len(spikes) < 2:
+        return out
+    for i in range(len(next(iter(table.values())))):
+        row = {sp: table[sp][i] for sp in spikes}
+        if any(v is None or v <= 0 for v in row.values()):
+            continue
+        for sp in spikes:
+            others = [math.log(v) for o, v in row.items() if o != sp]  # type: ignore[arg-type]
+            out[sp].append(row[sp] / math.exp(sum(others) / len(others)))  # type: ignore[operator]
     return out

@@ -1,0 +1,154 @@
+"""Report, compare, score, decision record, terminal summary and precision on interleaved
+(schema 2) result files: one estimate everywhere, ranks only above the resolution, and the same
+uncertainty in compare and the score's sensitivity. The runs are built from synthetic slices with
+known true rates, shaped exactly as `bench` stores them."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from harness import rundata as rd
+from harness import slices
+from harness.cli import print_summary
+from harness.compare import compare_runs
+from harness.decision import throughput_points
+from harness.precision import rank_agreement, render
+from harness.report import build, render_md
+from harness.resultfile import load_run, validate
+from harness.score import dirichlet_wins, load_criteria, score_run
+from harness.stats import TRIALS_ESTIMATOR
+from tests.rundata_support import DATA_RUN, load_data
+
+RATES = {"read_heavy": {"flask": 300.0, "fastapi": 300.0}, "auth_storm": {"flask": 40.0,
+         "fastapi": 30.0}}  # fmt: skip
+
+
+def interleaved_run(rates: dict[str, dict[str, float]], seed: int = 1) -> dict[str, Any]:
+    """The committed small run re-shaped as an interleaved run over synthetic slices."""
+    run = load_data()
+    rng = np.random.default_rng(seed)
+    run.update(schema_version=2, design="interleaved", estimator=slices.ESTIMATOR,
+               probes=[], overhead={}, analysis={})  # fmt: skip
+    run["candidates"] = {s: {"spike": s, "aa_of": None} for s in run["spikes"]}
+    run["config"].update(slice_s=3.0, lead_in_s=0.5)
+    by = {(t["spike"], t["scenario"]): t for t in run["trials"] if t["valid"]}
+    run["trials"] = [dict(t, design="interleaved") for t in by.values()]
+    out = []
+    for sc, per in rates.items():
+        speed = 1.0
+        for c in range(1, 21):
+            speed *= math.exp(rng.normal(0, 0.08))
+            for spike, rate in per.items():
+                thr = rate * speed * math.exp(rng.normal(0, 0.01))
+                out.append({
+                    "scenario": sc, "cycle": c, "spike": spike, "start": 1e9 + c, "end": 1e9 + c,
+                    "seconds": 3.0, "requests": int(thr * 3), "failures": 0, "error_rate": 0.0,
+                    "throughput_rps": thr, "p50_ms": 16000 / thr, "p99_ms": 40000 / thr,
+                    "app_cpu_ms_per_request": 1000 / rate, "db_cpu_ms_per_request": 0.3,
+                    "idle_spikes_cpu_share": 0.001, "other_on_sut_share": 0.0,
+                    "loadgen_busiest_process_share": 0.2, "steal_share": 0.0,
+                    "probe_ms": 1.5 / speed, "valid": True, "invalid_reasons": [],
+                    "machine_deviation": False,
+                })  # fmt: skip
+    run["slices"] = out
+    run["aggregates"] = []
+    for sc, per in rates.items():
+        an = slices.analyse(out, sc, list(per), target=0.03)
+        run["analysis"][sc] = an | {"stop_reason": "budget spent"}
+        records = {t["spike"]: t for t in run["trials"] if t["scenario"] == sc}
+        run["aggregates"] += slices.aggregates(out, sc, list(per), records)
+    run.pop("_folder", None)
+    validate(run)
+    return run
+
+
+def test_old_result_files_still_load_as_trials_runs() -> None:
+    run = load_run(DATA_RUN)
+    assert run["schema_version"] == 1 and run["design"] == "trials"
+    assert run["estimator"] == TRIALS_ESTIMATOR and run["slices"] == []
+    assert "Resolution: not measured" in render_md(build(run, charts=[]))
+
+
+def test_report_leads_with_the_resolution_and_ranks_only_above_it() -> None:
+    run = interleaved_run(RATES)
+    md = render_md(build(run, charts=[]))
+    assert md.index("Resolution: this run can tell apart") < md.index("## Validity")
+    assert "mean over cycles, 95% bootstrap CI" in md and "vs best [95% CI]" in md
+    ranks = {s: (r, tie) for s, r, tie in rd.ranking(run, "read_heavy")}
+    assert ranks["flask"][0] == ranks["fastapi"][0]  # the same true rate: one shared rank
+    ranks = {s: (r, tie) for s, r, tie in rd.ranking(run, "auth_storm")}
+    assert ranks["flask"] == (1, False) and ranks["fastapi"] == (2, False)
+    assert "## Precision" in md
+
+
+def test_decision_record_argues_from_the_same_ranks() -> None:
+    run = interleaved_run(RATES)
+    flask = dict(throughput_points(run, "flask"))
+    texts = " ".join(t for _, t in throughput_points(run, "flask"))
+    assert "inside this run's resolution" in texts  # read_heavy: not called a lead
+    assert any("highest throughput in auth_storm" in t for t in flask.values())
+    good = [t for k, t in throughput_points(run, "flask") if k == "Good"]
+    assert len(good) == 1 and "auth_storm" in good[0] and "mean of 20 cycles" in good[0]
+
+
+def test_terminal_summary_labels_the_estimate_it_shows() -> None:
+    run = interleaved_run(RATES)
+    buf = io.StringIO()
+    print_summary(Console(file=buf, width=250), run)
+    text = buf.getvalue()
+    assert "mean over cycles, 95% bootstrap CI" in text and "median" not in text
+    fl = rd.estimate(run, "flask", "auth_storm", "throughput_rps")
+    assert fl is not None and f"{fl:.0f} [" in text
+
+
+def test_compare_uses_the_cycles_bootstrap_and_says_not_significant_for_noise() -> None:
+    a = interleaved_run(RATES, seed=1)
+    slower = copy.deepcopy(RATES)
+    slower["auth_storm"]["fastapi"] = 24.0  # 20% slower
+    b = interleaved_run(slower, seed=2)
+    rows = {(r.spike, r.scenario, r.metric): r for r in compare_runs(a, b)}
+    worse = rows[("fastapi", "auth_storm", "throughput_rps")]
+    assert worse.verdict == "worse" and worse.ci is not None and worse.ci[1] < 0
+    assert worse.judged_on == "relative" and abs(worse.change + 0.2) < 0.03  # type: ignore[operator]
+    # the machine's speed differs between the two runs; relative to each other nothing changed
+    same = rows[("flask", "read_heavy", "throughput_rps")]
+    assert same.verdict == "not significant" and same.judged_on == "relative"
+
+
+def test_score_sensitivity_draws_the_measured_figures() -> None:
+    run = interleaved_run(RATES)
+    criteria = load_criteria()
+    matrix = score_run(run, criteria)
+    wins = dirichlet_wins(matrix)
+    assert math.isclose(sum(wins.values()), 1.0)
+    # the performance score comes from the same estimates the report shows
+    assert matrix.scores["flask"]["performance"] > matrix.scores["fastapi"]["performance"]
+
+
+def test_aa_twins_are_not_options_of_the_decision() -> None:
+    run = interleaved_run(RATES)
+    run["candidates"]["flask-aa"] = {"spike": "flask", "aa_of": "flask"}
+    run["spikes"]["flask-aa"] = run["spikes"]["flask"]
+    assert rd.candidates(run) == ["flask", "fastapi"]
+    assert set(score_run(run, load_criteria()).scores) == {"flask", "fastapi"}
+
+
+def test_precision_report_and_rank_agreement(tmp_path: Path) -> None:
+    a, b = interleaved_run(RATES, 1), interleaved_run(RATES, 2)
+    assert rank_agreement([a, b], 0.05) == []
+    flipped = copy.deepcopy(RATES)
+    flipped["auth_storm"] = {"flask": 30.0, "fastapi": 40.0}
+    problems = rank_agreement([a, interleaved_run(flipped, 3)], 0.05)
+    assert problems and problems[0].startswith("auth_storm: fastapi/flask")
+    text = render([a, b])
+    assert "resolution ±" in text and "pairing" in text and "Rank agreement over 2 runs" in text
+    (tmp_path / "run.json").write_text(json.dumps(a))
+    assert load_run(tmp_path)["design"] == "interleaved"
