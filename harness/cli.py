@@ -17,7 +17,8 @@ from harness.paths import RESULTS_DIR, SPIKES_DIR
 
 QUICK = {"trials": 1, "warmup_s": 2.0, "measure_s": 5.0}
 # --quick in the interleaved design: short slices, a small budget, few cycles.
-QUICK_INTERLEAVED = {"slice_s": 1.5, "lead_in_s": 0.3, "budget_s": 150.0, "min_cycles": 3}
+QUICK_INTERLEAVED = {"slice_s": 1.5, "lead_in_s": 0.3, "budget_s": 150.0, "min_cycles": 3,
+                     "step_s": 2.0, "equal_load_cycles": 2}
 
 
 def duration(value: str) -> float:
@@ -58,6 +59,28 @@ def csv_list(value: str) -> list[str]:
 
 def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="run Locust scenarios against every spike, write run.json")
+    add_bench_options(p)
+    p.add_argument(
+        "--capacity",
+        type=csv_list,
+        help="also search the capacity under the SLO for these scenarios' task mix (open "
+        "model), then compare latency at equal load (default: none)",
+    )
+    c = sub.add_parser(
+        "capacity",
+        help="capacity of every spike under a p99 SLO (open load model), then latency at equal "
+        "offered load; writes run.json",
+    )
+    add_bench_options(c)
+
+
+def add_bench_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--slo-p99-ms",
+        type=float,
+        default=100.0,
+        help="capacity: the latency SLO a step must meet, p99 in ms (default 100)",
+    )
     p.add_argument("--spikes", type=csv_list, help="comma-separated spike names (default: all)")
     p.add_argument(
         "--scenarios",
@@ -163,12 +186,25 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         resolution=args.resolution,
         aa=args.aa,
         probe_normalise=args.probe_normalise,
+        slo_p99_ms=args.slo_p99_ms,
     )
+    if args.command == "capacity":
+        config.capacity = list(config.scenarios or []) or ["read_heavy"]
+        config.scenarios = config.capacity
+        config.capacity_only = True
+    elif args.capacity:
+        from harness.scenario import DEFAULT_SCENARIOS
+
+        config.capacity = args.capacity
+        base = config.scenarios or list(DEFAULT_SCENARIOS)
+        config.scenarios = list(dict.fromkeys([*base, *args.capacity]))
     for key, value in (
         ("budget_s", args.budget),
         ("slice_s", args.slice_s),
         ("lead_in_s", args.lead_in_s),
         ("min_cycles", args.min_cycles),
+        ("step_s", None),
+        ("equal_load_cycles", None),
     ):
         if value is not None:
             setattr(config, key, value)
@@ -312,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "bench":
+        if args.command in ("bench", "capacity"):
             return cmd_bench(args, ["spikebench", *argv])
         if args.command == "setup":
             return cmd_setup(args)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import psutil
 
 from harness import metrics, slices
@@ -73,6 +74,33 @@ def split_autovacuum(procs: list[psutil.Process]) -> tuple[list[Any], list[Any]]
     return db, vacuum
 
 
+def open_figures(
+    rows: metrics.Requests, rate: float, seconds: float, th: Any
+) -> dict[str, Any]:
+    """An open-model slice: offered vs achieved, schedule lag, and the lag guard.
+
+    Every arrival becomes a row keyed by its intended time, answered or not, so fewer arrivals
+    than a Poisson process at `rate` would give (beyond 3 sd) means the generator fell behind
+    (its CPU, or the in-flight cap) — the figures would be the generator's, not the spike's."""
+    expected = rate * seconds
+    n = len(rows)
+    lag = rows.lag
+    late = float((lag > th.lag_tolerance_ms).mean()) if n else 0.0
+    short = n < expected - max(3 * expected**0.5, 0.05 * expected)
+    p90_lag = float(np.percentile(lag, 90)) if n else None
+    lagging = short or (p90_lag is not None and p90_lag > th.lag_tolerance_ms)
+    lat = metrics.latency(rows.ms)
+    return {
+        "offered_rps": rate,
+        "achieved_rps": n / seconds if seconds > 0 else 0.0,
+        "late_share": late,
+        "lag_p90_ms": p90_lag,
+        "lag_max_ms": float(lag.max()) if n else None,
+        "p99_9_ms": lat["p99_9"],
+        "lagging": bool(lagging),
+    }
+
+
 def steal_seconds(cpus: list[int]) -> float:
     per_cpu = psutil.cpu_times(percpu=True)
     return sum(getattr(per_cpu[i], "steal", 0.0) for i in cpus)
@@ -127,6 +155,20 @@ class InterleavedScenario:
         self.sampler_cpu_s = 0.0
         self.stop_reason = "not started"
 
+    model: str | None = None  # None: the scenario's own [load] model; "open" for capacity
+    id_suffix = ""  # capacity searches keep their raw files apart: "<scenario>-capacity-<spike>"
+
+    def register(self, record: dict[str, Any]) -> None:
+        self.bench.run["trials"].append(record)
+
+    def own_slices(self, spike: str) -> list[dict[str, Any]]:
+        return [s for s in self.bench.run["slices"]
+                if s["scenario"] == self.scenario.name and s["spike"] == spike
+                and s.get("phase") is None]  # fmt: skip
+
+    def warm_rate(self) -> float:
+        return float(self.scenario.load.rate or 10.0)
+
     # -- the scenario -------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
@@ -141,12 +183,12 @@ class InterleavedScenario:
         b, run_key = self.bench, self.bench.run_id.replace("-", "_").lower()
         assert b.db is not None and b.runtime is not None and b.folder is not None
         for i, cand in enumerate(self.cands, start=1):
-            trial_id = f"{self.scenario.name}-{cand.name}"
+            trial_id = f"{self.scenario.name}{self.id_suffix}-{cand.name}"
             raw_dir = b.folder / "raw" / trial_id
             raw_dir.mkdir(parents=True, exist_ok=True)
             record = b.new_record(trial_id, len(b.run["trials"]) + 1, 1, cand.name, self.scenario)
             record["design"] = "interleaved"
-            b.run["trials"].append(record)
+            self.register(record)
             live = Live(cand, record, raw_dir, f"sb_{run_key}_{self.number:02d}_{i:02d}")
             self.lives.append(live)
             url = b.db.create_database(live.dbname, template=b.template)
@@ -190,8 +232,11 @@ class InterleavedScenario:
                 users=self.cfg.users,
                 gated=True,
                 run_time_s=max(self.end - time.monotonic(), 0) + 300,
+                model=self.model,
             ),
         )
+        if live.loadgen.open:
+            live.loadgen.set_rate(self.warm_rate())
         live.loadgen.start()
         live.record["loadgen_command"] = live.loadgen.command
         live.tail = metrics.RowTail(live.raw_dir)
@@ -219,10 +264,11 @@ class InterleavedScenario:
                 return
             cycle += 1
             started = time.monotonic()
+            rate = self.scenario.load.rate if self.scenario.open else None
             for name in cycle_order(names, self.rng):
                 live = next(lv for lv in self.lives if lv.name == name)
                 if live.running():
-                    b.run["slices"].append(self._slice(live, cycle))
+                    b.run["slices"].append(self._slice(live, cycle, rate=rate))
             last = time.monotonic() - started
             analysis = b.analyse(self.scenario.name, [c.name for c in self.cands])
             b.save()
@@ -262,17 +308,21 @@ class InterleavedScenario:
         self.sampler_cpu_s += time.thread_time() - t_cpu
         return out
 
-    def _slice(self, live: Live, cycle: int) -> dict[str, Any]:
+    def _slice(
+        self, live: Live, cycle: int, rate: float | None = None, seconds: float | None = None
+    ) -> dict[str, Any]:
+        """One slice of load for `live`: closed-loop, or open at `rate` req/s."""
         cfg, b = self.cfg, self.bench
         assert live.loadgen is not None and live.tail is not None and live.handle is not None
+        length = seconds or cfg.slice_s
         probe_before = b.probe.probe()
         resumed = time.time()
-        live.loadgen.resume()
+        live.loadgen.resume(rate)
         time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
         a = self._counters(live)
-        time.sleep(cfg.slice_s / 2)
+        time.sleep(length / 2)
         mid = tree_memory(live.handle.processes())
-        time.sleep(max(a["t"] + cfg.slice_s - time.time(), 0))
+        time.sleep(max(a["t"] + length - time.time(), 0))
         z = self._counters(live)
         error, paused, ack = None, time.time(), None
         try:
@@ -290,6 +340,11 @@ class InterleavedScenario:
         rec["first_half_rps"] = len(rows.window(a["t"], half)) / max(half - a["t"], 1e-6)
         rec["second_half_rps"] = len(rows.window(half, z["t"])) / max(z["t"] - half, 1e-6)
         rec["pause_ms"] = 1000 * (float(ack["t"]) - paused) if ack else None
+        if rate is not None:
+            rec.update(open_figures(rows, rate, rec["seconds"], cfg.thresholds))
+            if rec["lagging"]:
+                rec["invalid_reasons"].append("loadgen_lagging")
+                rec["valid"] = False
         live.peak = tuple(max(x, y, w) for x, y, w in zip(live.peak, mid, end_mem, strict=True))  # type: ignore[assignment]
         rec["peak_rss_bytes"] = max(mid[0], end_mem[0])
         if error or not live.running():
@@ -419,15 +474,19 @@ class InterleavedScenario:
             assert b.db is not None
             with contextlib.suppress(Exception):
                 b.db.drop_database(live.dbname)
-        b.run["analysis"].setdefault(self.scenario.name, {})["stop_reason"] = self.stop_reason
+        self.finish_note()
         b.run["overhead"].setdefault("sampler_cpu_s", 0.0)
         b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s
+
+    def finish_note(self) -> None:
+        self.bench.run["analysis"].setdefault(self.scenario.name, {})["stop_reason"] = (
+            self.stop_reason
+        )
 
     def _close_record(self, live: Live) -> None:
         rec = live.record
         rec["finished_at"] = utc_now()
-        mine = [s for s in self.bench.run["slices"]
-                if s["scenario"] == self.scenario.name and s["spike"] == live.name]  # fmt: skip
+        mine = self.own_slices(live.name)
         rec["slices"] = len(mine)
         if live.parts and live.measured_s > 0:
             reqs = metrics.concat(live.parts)

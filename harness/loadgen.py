@@ -37,6 +37,7 @@ class LoadgenConfig:
     users: int | None = None  # overrides the scenario's user count
     gated: bool = False  # interleaved design: paused and resumed by the harness (see locustfile)
     run_time_s: float | None = None  # gated: an upper bound, the harness stops it before
+    model: str | None = None  # "open" runs the scenario's task mix as arrivals at a rate
 
 
 class LoadgenError(RuntimeError):
@@ -53,7 +54,13 @@ class Loadgen:
     proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def open(self) -> bool:
+        return (self.config.model or self.scenario.load.model) == "open"
+
+    @property
     def users(self) -> int:
+        if self.open:
+            return 1  # one scheduler user sends every arrival (scenarios/locustfile.py)
         return self.config.users or self.scenario.users
 
     pauses: int = 0
@@ -121,6 +128,7 @@ class Loadgen:
             "SPIKEBENCH_SEED_PASSWORD": self.config.seed_password,
             "SPIKEBENCH_RANDOM_SEED": str(self.config.random_seed),
             "SPIKEBENCH_GATED": "1" if self.config.gated else "0",
+            "SPIKEBENCH_MODEL": "open" if self.open else "closed",
         }
         with (self.out_dir / "locust.log").open("ab") as log:
             self.proc = subprocess.Popen(
@@ -153,9 +161,18 @@ class Loadgen:
 
     # -- gated mode (interleaved design) -------------------------------------------------------
 
-    def resume(self) -> None:
+    def resume(self, rate: float | None = None) -> None:
+        """Open the gate; an open-model generator first gets its offered rate (req/s)."""
         assert self.proc is not None
+        if rate is not None:
+            self.set_rate(rate)
         os.kill(self.proc.pid, signal.SIGUSR1)
+
+    def set_rate(self, rate: float) -> None:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.out_dir / "rate.json.tmp"
+        tmp.write_text(json.dumps({"rate": rate}))
+        os.replace(tmp, self.out_dir / "rate.json")
 
     def pause(self, timeout: float = 30.0) -> dict[str, Any]:
         """Close the gate and wait until Locust says nothing is in flight and its rows are on

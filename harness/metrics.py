@@ -24,10 +24,16 @@ class Requests:
     status: np.ndarray
     ms: np.ndarray
     ok: np.ndarray
+    lag: np.ndarray  # open model: send time − intended time, ms (0 for closed-loop rows)
 
     def where(self, mask: np.ndarray) -> Requests:
         return Requests(
-            self.start[mask], self.endpoint[mask], self.status[mask], self.ms[mask], self.ok[mask]
+            self.start[mask],
+            self.endpoint[mask],
+            self.status[mask],
+            self.ms[mask],
+            self.ok[mask],
+            self.lag[mask],
         )
 
     def window(self, lo: float, hi: float) -> Requests:
@@ -43,18 +49,21 @@ def rows_to_requests(rows: Iterable[dict[str, str]]) -> Requests:
     status: list[int] = []
     ms: list[float] = []
     ok: list[bool] = []
+    lag: list[float] = []
     for row in rows:
         start.append(float(row["start"]))
         endpoint.append(f"{row['method']} {row['name']}")
         status.append(int(row["status"]))
         ms.append(float(row["ms"]))
         ok.append(row["ok"] == "1")
+        lag.append(float(row.get("lag_ms") or 0.0))
     return Requests(
         np.asarray(start, dtype=float),
         np.asarray(endpoint, dtype=object),
         np.asarray(status, dtype=int),
         np.asarray(ms, dtype=float),
         np.asarray(ok, dtype=bool),
+        np.asarray(lag, dtype=float),
     )
 
 
@@ -95,7 +104,7 @@ class RowTail:
             self.offsets[path] = self.offsets.get(path, 0) + end
             text = data[:end].decode()
             lines = [ln for ln in text.splitlines() if ln and not ln.startswith("start,")]
-            names = ["start", "method", "name", "status", "ms", "ok"]
+            names = ["start", "method", "name", "status", "ms", "ok", "lag_ms"]
             parts.append(rows_to_requests(csv.DictReader(lines, fieldnames=names)))
         return concat(parts)
 

@@ -68,6 +68,7 @@ class Thresholds:
     error_rate: float = 0.01
     noisy_neighbour: float = 0.15  # share of the SUT CPUs used by processes that are not the SUT
     min_requests: int = 200  # fewer measured requests than this: a warning, not a verdict
+    lag_tolerance_ms: float = 10.0  # open model: p90 of send lag above this is loadgen_lagging
 
 
 @dataclass
@@ -100,6 +101,15 @@ class BenchConfig:
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
+    capacity: list[str] | None = None  # scenarios whose task mix gets a capacity search
+    capacity_only: bool = False  # `spikebench capacity`: no closed-loop slices
+    slo_p99_ms: float = 100.0
+    step_s: float = 4.0  # measured seconds of one capacity or equal-load step
+    capacity_start_rps: float = 25.0
+    capacity_precision: float = 0.10
+    equal_load_fractions: tuple[float, ...] = (0.5, 0.8)
+    equal_load_cycles: int = 3
+    capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def to_dict(self) -> dict[str, Any]:
@@ -415,20 +425,42 @@ class Bench:
         self.progress.finish()
 
     def _interleaved(self) -> None:
+        from harness.capacity import CapacityScenario
         from harness.interleave import InterleavedScenario
 
         self.probe.start()
         self._t_start = time.monotonic()
         deadline = self._t_budget + self.config.budget_s
-        for k, scenario in enumerate(self.scenarios):
+        cap = set(self.config.capacity or [])
+        plan: list[tuple[Scenario, type[InterleavedScenario], float]] = []
+        for sc in self.scenarios:
+            if not self.config.capacity_only:
+                plan.append((sc, InterleavedScenario, 1.0))
+            if sc.name in cap:
+                plan.append((sc, CapacityScenario, 1.5))  # a search and two equal-load rates
+        for k, (scenario, kind, weight) in enumerate(plan):
             remaining = deadline - time.monotonic()
-            end = time.monotonic() + max(remaining / (len(self.scenarios) - k), 0.0)
+            share = weight / sum(w for _, _, w in plan[k:])
+            end = time.monotonic() + max(remaining * share, 0.0)
+            label = "capacity search" if kind is CapacityScenario else "interleaved"
             self.progress.message(
-                f"{scenario.name}: {len(self.candidates)} candidates interleaved, "
+                f"{scenario.name}: {len(self.candidates)} candidates, {label}, "
                 f"{max(end - time.monotonic(), 0):.0f} s of budget"
             )
-            InterleavedScenario(self, scenario, self.candidates, end, k + 1).run()
+            kind(self, scenario, self.candidates, end, k + 1).run()
             self.save()
+            if kind is CapacityScenario:
+                searches = (self.run.get("capacity") or {}).get(scenario.name, {}).get(
+                    "searches", {}
+                )
+                self.progress.message(
+                    f"{scenario.name} capacity at p99 ≤ {self.config.slo_p99_ms:g} ms: "
+                    + ", ".join(
+                        f"{n} {s['bracket'][0] or 0:.0f}–{s['bracket'][1] or 0:.0f} req/s"
+                        for n, s in searches.items()
+                    )
+                )
+                continue
             an = self.run["analysis"].get(scenario.name, {})
             res = an.get("resolution")
             self.progress.message(
@@ -436,6 +468,12 @@ class Bench:
                 + (f"±{res:.1%}" if res is not None else "–")
                 + f" after {an.get('cycles', 0)} cycles"
             )
+
+    def closed_throughput(self, scenario: str, spike: str) -> float | None:
+        """This run's closed-loop throughput estimate of a candidate, if it measured one."""
+        table = slices.cycle_table(self.run["slices"], scenario, [spike], "throughput_rps")
+        values = [v for v in table[spike] if v]
+        return sum(values) / len(values) if values else None
 
     def _record_overhead(self) -> None:
         """What the harness's own samplers and the probe cost, measured, in share of a core."""

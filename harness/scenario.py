@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,36 @@ DEFAULT_SCENARIOS = ("read_heavy", "crud_mix", "write_heavy", "auth_storm")
 
 
 @dataclass(frozen=True)
+class Load:
+    """[load]: closed (users that wait for answers) or open (arrivals at a rate)."""
+
+    model: str = "closed"
+    rate: float | None = None  # open: offered req/s (a capacity search sets its own)
+    arrival: str = "poisson"  # or "constant"
+    max_in_flight: int = 1000
+    identities: int = 16  # open: seeded users the arrivals are sent as
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def load_section(data: dict[str, Any], problems: list[str]) -> Load:
+    load = Load(**{k: v for k, v in data.items() if k in Load.__dataclass_fields__})
+    unknown = sorted(set(data) - set(Load.__dataclass_fields__))
+    if unknown:
+        problems.append(f"unknown [load] keys {unknown}")
+    if load.model not in ("closed", "open"):
+        problems.append('[load] model must be "closed" or "open"')
+    if load.arrival not in ("poisson", "constant"):
+        problems.append('[load] arrival must be "poisson" or "constant"')
+    if load.rate is not None and (not isinstance(load.rate, int | float) or load.rate <= 0):
+        problems.append("[load] rate must be a positive number of requests per second")
+    if not isinstance(load.max_in_flight, int) or load.max_in_flight < 1:
+        problems.append("[load] max_in_flight must be a positive integer")
+    return load
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
@@ -38,6 +68,11 @@ class Scenario:
     login_on_start: bool
     tasks: dict[str, int]
     interleave: bool = True  # false: only the trials design may run it (one process per trial)
+    load: Load = field(default_factory=Load)
+
+    @property
+    def open(self) -> bool:
+        return self.load.model == "open"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +85,7 @@ class Scenario:
             "login_on_start": self.login_on_start,
             "tasks": dict(self.tasks),
             "interleave": self.interleave,
+            "load": self.load.to_dict(),
         }
 
 
@@ -72,6 +108,7 @@ def load_scenario(path: Path) -> Scenario:
         problems.append(f"unknown tasks {unknown} (known: {sorted(TASK_NAMES)})")
     if any(not isinstance(w, int) or w < 1 for w in tasks.values()):
         problems.append("task weights must be positive integers")
+    load = load_section(data.get("load", {}), problems)
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return Scenario(
@@ -84,6 +121,7 @@ def load_scenario(path: Path) -> Scenario:
         login_on_start=bool(settings.get("login_on_start", True)),
         tasks=dict(tasks),
         interleave=bool(settings.get("interleave", True)),
+        load=load,
     )
 
 

@@ -64,7 +64,7 @@ def cycle_table(
     normalise: bool = False,
 ) -> dict[str, list[float | None]]:
     """spike → value per cycle (None where that spike's slice is missing or unusable)."""
-    mine = [s for s in slices if s["scenario"] == scenario]
+    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
     cycles = sorted({s["cycle"] for s in mine})
     med = median_probe(mine)
     table: dict[str, list[float | None]] = {sp: [None] * len(cycles) for sp in spikes}
@@ -172,7 +172,7 @@ def aggregates(
     """run.json aggregates for the interleaved design: per-cycle metrics with bootstrap CIs;
     memory and startup (one process per spike and scenario) from the spike's record."""
     out = []
-    mine = [s for s in slices if s["scenario"] == scenario]
+    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
     for sp in spikes:
         own = [s for s in mine if s["spike"] == sp]
         metrics = {

@@ -31,7 +31,8 @@ from typing import Any
 
 import gevent
 import gevent.event
-from locust import FastHttpUser, events
+import gevent.pool
+from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 SCENARIO_PATH = Path(
@@ -48,11 +49,19 @@ GATED = os.environ.get("SPIKEBENCH_GATED") == "1"
 
 SCENARIO: dict[str, Any] = tomllib.loads(SCENARIO_PATH.read_text())
 SETTINGS: dict[str, Any] = SCENARIO["scenario"]
+# The open (arrival-rate) model: SPIKEBENCH_MODEL overrides the file (capacity searches run any
+# scenario's task mix open); the rate comes from rate.json, which the harness writes before it
+# resumes the gate, or from [load] rate.
+LOAD: dict[str, Any] = SCENARIO.get("load", {})
+OPEN = os.environ.get("SPIKEBENCH_MODEL", LOAD.get("model", "closed")) == "open"
+ARRIVAL = LOAD.get("arrival", "poisson")
+MAX_IN_FLIGHT = int(LOAD.get("max_in_flight", 1000))
+IDENTITIES = int(LOAD.get("identities", 16))
 _user_numbers = itertools.count()
 
 # -- raw timings ---------------------------------------------------------------------------------
 
-_rows: list[tuple[float, str, str, int, float, int]] = []
+_rows: list[tuple[float, str, str, int, float, int, float]] = []
 
 
 @events.request.add_listener
@@ -67,11 +76,23 @@ def _record(
 ) -> None:
     status = int(getattr(response, "status_code", 0) or 0)
     ok = exception is None and 0 < status < 400
-    _rows.append((start_time or time.time(), request_type, name, status, response_time, int(ok)))
+    start = start_time or time.time()
+    intended = getattr(gevent.getcurrent(), "sb_intended", None)
+    if intended is not None:  # open model: latency from the intended send time (no CO)
+        lag_ms = (start - intended) * 1000
+        ms = response_time + lag_ms
+        _rows.append((intended, request_type, name, status, ms, int(ok), lag_ms))
+        return
+    _rows.append((start, request_type, name, status, response_time, int(ok), 0.0))
 
 
-def _formatted(rows: list[tuple[float, str, str, int, float, int]]) -> Any:
-    return ((f"{s:.6f}", m, n, st, f"{ms:.4f}", ok) for s, m, n, st, ms, ok in rows)
+HEADER = ["start", "method", "name", "status", "ms", "ok", "lag_ms"]
+
+
+def _formatted(rows: list[tuple[float, str, str, int, float, int, float]]) -> Any:
+    return (
+        (f"{s:.6f}", m, n, st, f"{ms:.4f}", ok, f"{lag:.3f}") for s, m, n, st, ms, ok, lag in rows
+    )
 
 
 def _write_rows() -> None:
@@ -81,7 +102,7 @@ def _write_rows() -> None:
         return
     with gzip.open(OUT / f"requests-{os.getpid()}.csv.gz", "wt", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["start", "method", "name", "status", "ms", "ok"])
+        writer.writerow(HEADER)
         writer.writerows(_formatted(_rows))
 
 
@@ -93,7 +114,7 @@ def _append_rows() -> None:
     with path.open("a", newline="") as fh:
         writer = csv.writer(fh)
         if new:
-            writer.writerow(["start", "method", "name", "status", "ms", "ok"])
+            writer.writerow(HEADER)
         writer.writerows(_formatted(rows))
 
 
@@ -104,6 +125,7 @@ _gate.set()  # open while users spawn and log in (the warm-up); the harness paus
 _waiting = 0  # users parked at the closed gate
 _users_alive = 0
 _pauses = 0
+_in_flight = 0  # open model: arrivals sent and not yet answered
 
 
 def _resume() -> None:
@@ -120,11 +142,16 @@ def _pause() -> None:
 def _ack_when_idle(seq: int) -> None:
     """Wait until every user is parked (no request in flight), flush rows, acknowledge."""
     deadline = time.monotonic() + 30
-    while _waiting < _users_alive and time.monotonic() < deadline and not _gate.is_set():
+    while (
+        (_waiting < _users_alive or _in_flight)
+        and time.monotonic() < deadline
+        and not _gate.is_set()
+    ):
         gevent.sleep(0.002)
     _append_rows()
     tmp = OUT / "ack.json.tmp"
-    tmp.write_text(json.dumps({"seq": seq, "t": time.time(), "idle": _waiting >= _users_alive}))
+    idle = _waiting >= _users_alive and not _in_flight
+    tmp.write_text(json.dumps({"seq": seq, "t": time.time(), "idle": idle}))
     os.replace(tmp, OUT / "ack.json")
 
 
@@ -274,6 +301,8 @@ if _unknown:
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
+    abstract = OPEN  # the open model runs OpenArrivals instead: exactly one user class runs
+
     tasks = {TASKS[name]: int(weight) for name, weight in SCENARIO["tasks"].items()}
     think = tuple(SETTINGS.get("wait", [0.0, 0.0]))
 
@@ -322,3 +351,94 @@ class ScenarioUser(FastHttpUser):
             return self.rng.choice(self.created)
         first = (self.seed_user - 1) * SEED_ITEMS + 1
         return first + self.rng.randrange(SEED_ITEMS)
+
+
+# -- the open model ------------------------------------------------------------------------------
+
+
+class Identity:
+    """A seeded user the open model sends as: what the task functions need of a user."""
+
+    def __init__(self, client: Any, number: int) -> None:
+        self.client = client
+        self.rng = random.Random(RANDOM_SEED * 100_003 + number + os.getpid())
+        self.seed_user = 1 + (number * 7919 + self.rng.randrange(SEED_USERS)) % SEED_USERS
+        self.created: list[int] = []
+        self.auth: dict[str, str] = {}
+
+    seed_username = ScenarioUser.seed_username
+    any_item = ScenarioUser.any_item
+
+
+def current_rate() -> float:
+    """req/s: rate.json (written by the harness before a resume), else [load] rate."""
+    try:
+        return float(json.loads((OUT / "rate.json").read_text())["rate"])
+    except (OSError, ValueError, KeyError):
+        return float(LOAD.get("rate", 10.0))
+
+
+class OpenArrivals(FastHttpUser):
+    """One scheduler that sends at intended times (Poisson or constant gaps) without waiting for
+    answers, up to MAX_IN_FLIGHT at once; each request's latency counts from its intended time, so
+    a stalled server shows as long latencies for every arrival it held up (no coordinated
+    omission). A send held back by the cap is late, and its lag is recorded."""
+
+    abstract = not OPEN
+    concurrency = MAX_IN_FLIGHT
+    weights = [(TASKS[name], int(w)) for name, w in SCENARIO["tasks"].items()]
+
+    def on_start(self) -> None:
+        global _users_alive
+        _users_alive += 1
+        self.rng = random.Random(RANDOM_SEED)
+        self.pool = gevent.pool.Pool(MAX_IN_FLIGHT)
+        self.identities = [Identity(self.client, n) for n in range(IDENTITIES)]
+        if SETTINGS.get("login_on_start", True):
+            for ident in self.identities:
+                resp = self.client.post(
+                    "/auth/login",
+                    json={"username": f"user{ident.seed_user:04d}", "password": SEED_PASSWORD},
+                    name="/auth/login",
+                )
+                if resp.status_code == 200:
+                    ident.auth = {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+    def on_stop(self) -> None:
+        global _users_alive
+        _users_alive -= 1
+
+    def wait_time(self) -> float:
+        return 0.0
+
+    def _send(self, intended: float) -> None:
+        global _in_flight
+        gevent.getcurrent().sb_intended = intended  # type: ignore[attr-defined]
+        try:
+            ident = self.rng.choice(self.identities)
+            task = self.rng.choices([t for t, _ in self.weights], [w for _, w in self.weights])[0]
+            task(ident)  # type: ignore[arg-type]
+        finally:
+            _in_flight -= 1
+
+    @task
+    def schedule(self) -> None:
+        global _in_flight, _waiting
+        if GATED and not _gate.is_set():
+            _waiting += 1
+            try:
+                _gate.wait()
+            finally:
+                _waiting -= 1
+        rate = max(current_rate(), 1e-3)
+        t_next = time.time()
+        while not GATED or _gate.is_set():
+            t_next += self.rng.expovariate(rate) if ARRIVAL == "poisson" else 1.0 / rate
+            delay = t_next - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            if GATED and not _gate.is_set():
+                return
+            _in_flight += 1
+            self.pool.spawn(self._send, t_next)  # blocks while MAX_IN_FLIGHT are out: late
+
