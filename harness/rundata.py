@@ -119,6 +119,8 @@ def image_size(run: dict[str, Any], spike: str) -> int | None:
 def make_command(run: dict[str, Any]) -> str:
     """The `make bench` command that repeats this run's matrix and settings."""
     cfg = run.get("config") or {}
+    # the runtime the run used, not the one asked for: `auto` may pick another on another day
+    runtime = (run.get("runtime") or {}).get("kind") or cfg.get("runtime") or "auto"
     spikes = " ".join(cfg.get("spikes") or spike_names(run))
     scenarios = " ".join(cfg.get("scenarios") or scenario_names(run))
     args = []
@@ -137,7 +139,7 @@ def make_command(run: dict[str, Any]) -> str:
         f'SPIKES="{spikes}"',
         f'SCENARIOS="{scenarios}"',
         f"TRIALS={cfg.get('trials', 3)}",
-        f"RUNTIME={cfg.get('runtime', 'auto')}",
+        f"RUNTIME={runtime}",
     ]
     if args:
         parts.append(f'ARGS="{" ".join(args)}"')
