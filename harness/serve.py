@@ -137,6 +137,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def cmd_serve(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, _interrupt)
+    # a shell that starts us in the background ignores SIGINT for us: Ctrl-C must still work
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return serve(args)
     except KeyboardInterrupt:  # during setup: the ExitStack has already stopped what started
@@ -144,3 +146,4 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
