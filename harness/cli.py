@@ -160,7 +160,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
 
 def print_documents(console: Console, folder: Path) -> None:
     """Report and decision record from the run file; a problem there is shown, not fatal."""
-    from harness.documents import write_documents
+    from harness.documents import decision_summary, write_documents
 
     labels = {"decision.md": "decision record", "score.json": "scores"}
     written, problems = write_documents(folder)
@@ -168,6 +168,12 @@ def print_documents(console: Console, folder: Path) -> None:
         console.print(f"{labels.get(path.name, 'report')}: {path}", markup=False)
     for problem in problems:
         console.print(f"warning: {problem}", markup=False, style="yellow")
+    pages = [p for p in written if p.name == "report.html"]
+    if pages:
+        console.print(f"open first: {pages[0]} (the decision, then the evidence)", markup=False)
+    decision = decision_summary(folder)
+    if decision:
+        console.print(f"decision: {decision}", markup=False, style="bold")
 
 
 def print_summary(console: Console, run: dict[str, object]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -321,30 +322,68 @@ def parity(run: dict[str, Any]) -> list[Block]:
     ]
 
 
+def plain(value: Any, unknown: str = "unknown") -> str:
+    """A value as a reader wants it: no None, no Python lists or dicts, no 12-digit floats."""
+    if value is None or value == "":
+        return unknown
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v, unknown) for v in value) or unknown
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {plain(v, unknown)}" for k, v in value.items()) or unknown
+    return str(value)
+
+
+def thresholds_text(th: dict[str, Any]) -> str:
+    """The validity guards in words (the engine's thresholds in run.json's config)."""
+    words = {
+        "loadgen_cpu": ("Locust CPU", "{:.0%} of a core"),
+        "error_rate": ("error rate", "{:.0%}"),
+        "noisy_neighbour": ("other processes", "{:.0%} of the SUT CPUs"),
+        "min_requests": ("fewest requests", "{:.0f}"),
+    }
+    out = []
+    for key, value in (th or {}).items():
+        label, fmt = words.get(key, (key.replace("_", " "), "{}"))
+        text = fmt.format(value) if isinstance(value, int | float) else plain(value)
+        out.append(f"{label} {text}")
+    return ", ".join(out) or "unknown"
+
+
 def environment(run: dict[str, Any]) -> list[Block]:
     m, h, cfg = run.get("machine") or {}, run.get("harness") or {}, run.get("config") or {}
     pin, db, rt = run.get("pinning") or {}, run.get("database") or {}, run.get("runtime") or {}
     git = h.get("git") or {}
     mem = m.get("memory_bytes")
+    governor = f" (governor {m['cpu_governor']})" if m.get("cpu_governor") else ""
+    mhz = f" at {m['cpu_mhz']} MHz" if m.get("cpu_mhz") else ""
+    spikes = run.get("spikes") or {}
     items = [
-        f"Machine: {m.get('cpu_model')}, {m.get('cpus_logical')} logical / "
-        f"{m.get('cpus_physical')} physical CPUs at {m.get('cpu_mhz')} MHz (governor "
-        f"{m.get('cpu_governor')}), {num(mem, '{:.1f}', 2**30)} GiB RAM; {m.get('os')}; "
-        f"container: {m.get('in_container')}; load average at start {m.get('load_average')}",
-        f"Pinning: system under test on CPUs {pin.get('sut_cpus')}, load generator on "
-        f"{pin.get('loadgen_cpus')}, harness on {pin.get('harness_cpus')}",
-        f"Runtime: {rt.get('kind') or cfg.get('runtime')} ({rt.get('isolation', '')})",
-        f"Database: {db.get('version')} ({db.get('source')}); CPUs {db.get('cpus')}; seed "
-        f"{cfg.get('seed_users')} users × {cfg.get('seed_items')} items",
-        f"Harness {h.get('version')}, Python {h.get('python')}, packages "
+        f"Machine: {plain(m.get('cpu_model'))}, {plain(m.get('cpus_logical'))} logical / "
+        f"{plain(m.get('cpus_physical'))} physical CPUs{mhz}{governor}, "
+        f"{num(mem, '{:.1f}', 2**30)} GiB RAM; {plain(m.get('os'))}; in a container: "
+        f"{plain(m.get('in_container'))}; load average at start {plain(m.get('load_average'))}",
+        f"Pinning: system under test on CPUs {plain(pin.get('sut_cpus'), 'any')}, load "
+        f"generator on {plain(pin.get('loadgen_cpus'), 'any')}, harness on "
+        f"{plain(pin.get('harness_cpus'), 'any')}",
+        f"Runtime: {plain(rt.get('kind') or cfg.get('runtime'))}"
+        + (f" ({rt['isolation']})" if rt.get("isolation") else ""),
+        f"Database: {plain(db.get('version'))} ({plain(db.get('source'))}); CPUs "
+        f"{plain(db.get('cpus'), 'any')}; seed {plain(cfg.get('seed_users'))} users × "
+        f"{plain(cfg.get('seed_items'))} items",
+        f"Harness {plain(h.get('version'))}, Python {plain(h.get('python'))}, packages "
         + ", ".join(f"{k} {v}" for k, v in (h.get("packages") or {}).items()),
         f"Git commit {git.get('commit') or 'unknown'}"
         + (" (dirty tree)" if git.get("dirty") else ""),
-        f"Trial order seed {cfg.get('order_seed')}; thresholds {cfg.get('thresholds')}",
+        f"Trial order seed {plain(cfg.get('order_seed'))}; validity thresholds: "
+        + thresholds_text(cfg.get("thresholds") or {}),
         "Spike versions: "
         + "; ".join(
-            f"{s}: {(run.get('spikes') or {}).get(s, {}).get('framework')} "
-            f"{(run.get('spikes') or {}).get(s, {}).get('framework_version')}"
+            f"{s}: {plain((spikes.get(s) or {}).get('framework'))} "
+            f"{plain((spikes.get(s) or {}).get('framework_version'))}"
             for s in rd.spike_names(run)
         ),
     ]
@@ -359,8 +398,12 @@ def environment(run: dict[str, Any]) -> list[Block]:
 
 
 def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:
+    """The decision first (from score.json, when there is one), then the evidence."""
+    from harness.report_decision import decision_section
+
     charts = all_charts(run) if charts is None else charts
-    blocks: list[Block] = [*header(run), *validity(run), *summary(run)]
+    title, *status = header(run)
+    blocks: list[Block] = [title, *decision_section(run), *status, *validity(run), *summary(run)]
     if charts:
         blocks.append(Heading(2, "Charts"))
         for chart in charts:
@@ -410,10 +453,17 @@ pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 """
 
 
+LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+
+
 def _inline(text: str) -> str:
-    """Escape, then the one Markdown emphasis the blocks use (**bold**)."""
-    parts = html.escape(text).split("**")
-    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    """Escape, then the Markdown the blocks use: **bold**, `code`, [text](relative link)."""
+    parts = html.escape(text, quote=False).split("**")
+    out = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    codes = out.split("`")
+    if len(codes) % 2:  # balanced backticks only
+        out = "".join(f"<code>{c}</code>" if i % 2 else c for i, c in enumerate(codes))
+    return LINK.sub(lambda m: f'<a href="{html.escape(m[2])}">{m[1]}</a>', out)
 
 
 def render_html(blocks: list[Block], title: str) -> str:
