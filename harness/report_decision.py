@@ -46,13 +46,15 @@ def fragility(score: dict[str, Any]) -> tuple[bool, str]:
     parts = []
     if smallest is not None:
         parts.append(
-            f"changing the weight of {LABELS.get(smallest['criterion'], smallest['criterion'])} "
-            f"by {smallest['delta']:+.3f} makes {smallest['new_winner']} the winner"
+            "the smallest change of one weight that changes the winner is "
+            f"{LABELS.get(smallest['criterion'], smallest['criterion'])} "
+            f"by {smallest['delta']:+.3f} (it makes {smallest['new_winner']} the winner)"
         )
     else:
         parts.append("no change of a single weight changes the winner")
     if share is not None:
-        parts.append(f"it wins {share:.0%} of {draws or 'the'} random weightings around these")
+        count = f"{draws:,}" if isinstance(draws, int) else "the"
+        parts.append(f"{winner} wins {share:.0%} of {count} random weightings around these")
     fragile = (smallest is not None and abs(smallest["delta"]) < FRAGILE_DELTA) or (
         share is not None and share < FRAGILE_SHARE
     )

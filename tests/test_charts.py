@@ -62,9 +62,16 @@ def colours_in(pixels: np.ndarray, hex_colour: str, tolerance: int = 8) -> int:
     return int((np.abs(pixels.astype(int) - rgb).max(axis=2) <= tolerance).sum())
 
 
-def test_cpu_legend_swatches_match_the_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("make", "metric"),
+    [(charts.cpu_chart, "app_cpu_ms_per_request"), (charts.memory_chart, "peak_rss_bytes")],
+    ids=["cpu", "memory"],
+)
+def test_legend_swatches_match_the_bars(
+    monkeypatch: pytest.MonkeyPatch, make: Callable[[dict[str, Any]], charts.Chart], metric: str
+) -> None:
     run = load_data()
-    fig = figure_of(charts.cpu_chart, run, monkeypatch)
+    fig = figure_of(make, run, monkeypatch)
     renderer, pixels = rendered(fig)
     height = pixels.shape[0]
     bar_colours = charts.spike_colors(run)
@@ -79,7 +86,7 @@ def test_cpu_legend_swatches_match_the_bars(monkeypatch: pytest.MonkeyPatch) -> 
         drawn = {
             spike
             for spike in rd.spike_names(run)
-            if rd.median(run, spike, ax.get_title(), "app_cpu_ms_per_request") is not None
+            if rd.median(run, spike, ax.get_title(), metric) is not None
         }
         for spike in drawn:
             assert colours_in(crop, bar_colours[spike]) > 3, (ax.get_title(), spike)

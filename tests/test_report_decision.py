@@ -87,7 +87,8 @@ def test_fragility_follows_the_decision_records_rule() -> None:
     assert fragility(synthetic(None, 0.55))[0] is True  # under 60 % of the draws
     assert fragility(synthetic(-0.30, 0.9))[0] is False
     assert fragility(synthetic(None, 0.9))[0] is False
-    assert "by -0.300 makes b the winner" in fragility(synthetic(-0.30, 0.9))[1]
+    why = fragility(synthetic(-0.30, 0.9))[1]
+    assert "performance by -0.300 (it makes b the winner); a wins 90% of 1,000 random" in why
 
 
 def test_reasons_rank_criteria_by_weighted_difference() -> None:
