@@ -33,8 +33,12 @@ bench: setup
 quick: setup
 	$(BIN)/spikebench bench --quick $(BENCH_ARGS)
 
+# Python style, then the scheduled workflow: GitHub's workflow schema (check-jsonschema's vendored
+# copy, no network) and zizmor's security audit (offline: the audits that need no GitHub API).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --persona=auditor .github/workflows
 
 # CONTAINERS=1: also install what the containers smoke test needs (podman & co., with apt) and
 # run it; CI (CI=true, .ci/run) does so by itself. Without either, `make test` installs nothing:
