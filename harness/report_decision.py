@@ -99,6 +99,8 @@ def decision_line(score: dict[str, Any]) -> str:
     line = f"{win} ({totals[win]:.2f} of 5"
     if len(ranking) > 1:
         line += f", {totals[win] - totals[ranking[1]]:+.2f} over {ranking[1]}"
+    if len(ranking) < 2:
+        return line + "; the only option in this run: nothing to choose between)"
     fragile, _ = fragility(score)
     return line + ("; fragile lead: treat as a near-tie)" if fragile else "; robust lead)")
 
@@ -132,7 +134,11 @@ def decision_section(run: dict[str, Any]) -> list[Block]:
             f"({totals[ranking[1]]:.2f})"
         )
     blocks.append(Para(lead + "."))
-    if fragile:
+    if len(ranking) < 2:
+        blocks.append(
+            Para("⚠ Only one option was measured in this run: there is nothing to choose between.")
+        )
+    elif fragile:
         blocks.append(
             Para(
                 f"⚠ **Fragile lead**: {why}. Treat the top options as a near-tie and let the "

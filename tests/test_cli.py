@@ -163,3 +163,23 @@ def test_decision_record_recheck_commands_run_without_an_activated_venv(
     for line in commands:
         assert line.startswith(("make ", ".venv/bin/spikebench ")), line
     assert "RUNTIME=local" in commands[0] and "RUNTIME=auto" not in "\n".join(commands)
+
+
+def test_progress_lines_on_a_pipe_keep_the_validity_flag() -> None:
+    """`[ok]` / `[INVALID: …]` end every trial line; rich must not take them for markup."""
+    import io
+
+    from rich.console import Console
+
+    from harness.progress import ConsoleProgress
+
+    buf = io.StringIO()
+    progress = ConsoleProgress(Console(file=buf, width=300, soft_wrap=True))
+    progress.start(2, 1.0)
+    for trial in load_data()["trials"][:2]:
+        progress.trial_done(trial)
+    lines = [line for line in buf.getvalue().splitlines() if line.startswith(("0", "1"))]
+    assert len(lines) == 2, buf.getvalue()
+    for line, trial in zip(lines, load_data()["trials"][:2], strict=True):
+        flag = "[ok]" if trial["valid"] else "[INVALID: "
+        assert flag in line, line

@@ -101,3 +101,11 @@ def test_reasons_rank_criteria_by_weighted_difference() -> None:
 def test_decision_line() -> None:
     assert decision_line(synthetic(None, 0.9)) == "a (3.50 of 5, +0.30 over b; robust lead)"
     assert decision_line(synthetic(-0.01, 0.9)).endswith("fragile lead: treat as a near-tie)")
+
+
+def test_a_single_option_is_not_called_a_lead() -> None:
+    one = synthetic(None, 1.0)
+    one["ranking"], one["totals"] = ["a"], {"a": 3.5}
+    assert decision_line(one) == (
+        "a (3.50 of 5; the only option in this run: nothing to choose between)"
+    )
