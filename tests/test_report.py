@@ -134,7 +134,8 @@ def test_report_of_a_missing_run_is_a_clear_error(
 
 
 def test_environment_values_are_readable() -> None:
-    from harness.report import Bullets, environment
+    from harness.report import Bullets
+    from harness.report_environment import environment
 
     run = load_data()
     run["machine"]["cpu_governor"] = None  # as on a VM without cpufreq
