@@ -238,7 +238,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         run = load_run(path)
         make_console().print(
             f"{path}: valid run.json (schema {run['schema_version']}, "
-            f"{len(run['trials'])} trials, status {run['status']})"
+            f"{len(run['trials'])} trials, status {run['status']})",
+            markup=False,
         )
     return 0
 
