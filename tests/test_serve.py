@@ -112,3 +112,59 @@ def test_list_names_every_spike_and_scenario(capsys: pytest.CaptureFixture[str])
     table = capsys.readouterr().out
     for name in [*spikes, *scenarios]:
         assert name in table
+
+
+def test_serve_on_an_existing_server_drops_only_its_own_database(tmp_path: Path) -> None:
+    """DATABASE_URL: serve creates spikebench_serve there, drops it at the end, and leaves the
+    server (not ours to stop) running."""
+    from harness.postgres import start_embedded
+
+    external = start_embedded()
+    try:
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "serve", "flask", "--port", str(port),
+             "--seed-users", "2", "--seed-items", "1"],
+            cwd=REPO, env={**os.environ, "DATABASE_URL": external.admin_url},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            lines = read_until(proc, "try: curl ")
+            assert any("spikebench_serve" in line for line in lines), lines
+            with external.connect() as conn:
+                names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+            assert "spikebench_serve" in names
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 0, out
+        with external.connect() as conn:  # still up, and without our database
+            names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        assert "spikebench_serve" not in names
+    finally:
+        external.stop()
+
+
+def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
+    import shutil
+
+    from harness.listing import inventory
+
+    spikes = tmp_path / "spikes"
+    shutil.copytree(
+        REPO / "spikes" / "flask", spikes / "flask", ignore=shutil.ignore_patterns("app")
+    )
+    manifest = spikes / "flask" / "spike.toml"
+    manifest.write_text(
+        manifest.read_text()
+        + '\n[variants.async]\ndescription = "Flask 3 async views"\n'
+        + '[variants.raw-sql]\ndescription = "psycopg without the ORM"\n'
+    )
+    data = inventory(spikes)
+    assert data["spikes"][0]["variants"] == {
+        "async": "Flask 3 async views",
+        "raw-sql": "psycopg without the ORM",
+    }
