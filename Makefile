@@ -45,29 +45,48 @@ precision: setup
 	$(BIN)/spikebench precision results/$(PRECISION_ID)-1 results/$(PRECISION_ID)-2 \
 		results/$(PRECISION_ID)-3 results/$(PRECISION_ID)-aa | tee results/$(PRECISION_ID).md
 
+# Python style, then the scheduled workflow: GitHub's workflow schema (check-jsonschema's vendored
+# copy, no network) and zizmor's security audit (offline: the audits that need no GitHub API).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --persona=auditor .github/workflows
 
-test: lint browser
+# CONTAINERS=1: also install what the containers smoke test needs (podman & co., with apt) and
+# run it; CI (CI=true, .ci/run) does so by itself. Without either, `make test` installs nothing:
+# it runs that test where podman is already installed and says how to enable it where not.
+CONTAINERS ?=
+
+test: lint browser-check
 	$(BIN)/pytest -q -m "not slow"
-	@if .ci/podman/available.sh; then $(MAKE) --no-print-directory test-containers; fi
+	@if CONTAINERS="$(CONTAINERS)" .ci/podman/available.sh; then \
+		$(MAKE) --no-print-directory test-containers; fi
 
-# Headless Chromium for tests/test_report_browser.py (Debian's package). Idempotent: installs only
-# when missing and we are root (CI); otherwise says how, and that test skips.
+# Headless Chromium for tests/test_report_browser.py (Debian's package). `make browser` installs
+# it (as root, with apt); `make test` does so only in CI and otherwise says how (the test skips).
 browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing chromium (apt-get) for the report browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else \
-		echo "chromium not installed: tests/test_report_browser.py will skip (sudo apt-get install chromium)"; \
+		echo "cannot install chromium here: sudo apt-get install chromium (or your system's package)"; \
+	fi
+
+browser-check:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ -n "$$CI" ] && [ "$$CI" != false ] && [ "$$CI" != 0 ]; then \
+		$(MAKE) --no-print-directory browser; \
+	else \
+		echo "chromium not installed: tests/test_report_browser.py will skip (make browser installs it)"; \
 	fi
 
 # Containers smoke test (.ci/podman/smoke.sh): real images and compose through rootful podman,
 # the conformance suite over HTTP against one spike container, a --quick bench through
-# --runtime compose, nothing left running. `make test` runs it where podman is usable or
-# installable (root + apt); SPIKEBENCH_SKIP_CONTAINERS=1 skips it there.
-.PHONY: test-containers
+# --runtime compose, nothing left running. Run by hand it installs what is missing (root + apt);
+# images are cached in $$SPIKEBENCH_PODMAN_DIR (default /var/cache/spikebench-podman).
+# SPIKEBENCH_SKIP_CONTAINERS=1 keeps `make test` from running it.
+.PHONY: test-containers browser-check
 test-containers: $(STAMP)
 	.ci/podman/smoke.sh
 

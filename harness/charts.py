@@ -17,6 +17,7 @@ from typing import Any
 from harness import rundata as rd
 
 MIB = 2**20
+DB_COLOUR = "#a0a0a0"
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,29 @@ def _chart(
     return Chart(chart_id, title, caption, svg)
 
 
+def plain_log_axis(ax: Any) -> None:
+    """A log y axis labelled 10, 20, 50, 100 … in plain numbers (not 4×10²), no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def style_legend(ax: Any, entries: list[tuple[Any, str]]) -> None:
+    """Legend swatches made of the bars themselves: one stripe per spike's colour."""
+    from matplotlib.legend_handler import HandlerTuple
+
+    ax.legend(
+        [handle for handle, _ in entries],
+        [label for _, label in entries],
+        handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
+        handlelength=3.0,
+        fontsize=7,
+    )
+
+
 def _bars(ax: Any, labels: list[str]) -> None:
     ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
     ax.grid(axis="y", alpha=0.3)
@@ -163,7 +187,7 @@ def latency_chart(run: dict[str, Any]) -> Chart:
             ax.plot(labels, ys, marker="o", color=colors[spike], label=spike)
             drawn = True
         if drawn:
-            ax.set_yscale("log")
+            plain_log_axis(ax)
             ax.set_ylabel("latency ms (median of trials)")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
@@ -193,27 +217,20 @@ def cpu_chart(run: dict[str, Any]) -> Chart:
         if not names:
             return False
         x = range(len(names))
-        ax.bar(x, app, color=[colors[n] for n in names], label="app")
-        ax.bar(
-            x,
-            db,
-            bottom=app,
-            color=[colors[n] for n in names],
-            alpha=0.45,
-            hatch="//",
-            label="DB",
-        )
+        own = ax.bar(x, app, color=[colors[n] for n in names])
+        # one PostgreSQL serves every spike: one colour for it, so the legend can match it
+        pg = ax.bar(x, db, bottom=app, color=DB_COLOUR, hatch="//", edgecolor="white")
         _bars(ax, names)
         ax.set_ylabel("CPU ms per request (median)")
-        ax.legend(fontsize=7)
+        style_legend(ax, [(tuple(own.patches), "app"), (pg.patches[0], "PostgreSQL")])
         return True
 
     return _chart(
         run,
         "chart-cpu",
         "CPU per request",
-        "CPU time per measured request: the spike's processes (solid) and PostgreSQL (hatched), "
-        "stacked; median over valid trials.",
+        "CPU time per measured request: the spike's processes (its colour) and PostgreSQL "
+        "(grey, hatched), stacked; median over valid trials.",
         draw,
     )
 
@@ -233,19 +250,20 @@ def memory_chart(run: dict[str, Any]) -> Chart:
             return False
         w = 0.38
         xs = range(len(names))
-        ax.bar(
+        idle_bars = ax.bar(
             [x - w / 2 for x in xs],
             idle,
             w,
             color=[colors[n] for n in names],
             alpha=0.45,
             hatch="..",
-            label="idle",
         )
-        ax.bar([x + w / 2 for x in xs], peak, w, color=[colors[n] for n in names], label="peak")
+        peak_bars = ax.bar([x + w / 2 for x in xs], peak, w, color=[colors[n] for n in names])
         _bars(ax, names)
         ax.set_ylabel("RSS MiB (median)")
-        ax.legend(fontsize=7)
+        style_legend(
+            ax, [(tuple(idle_bars.patches), "idle"), (tuple(peak_bars.patches), "peak")]
+        )
         return True
 
     return _chart(
@@ -258,39 +276,56 @@ def memory_chart(run: dict[str, Any]) -> Chart:
     )
 
 
+def full_seconds(
+    trials: list[dict[str, Any]], total_s: float, key: str
+) -> tuple[list[int], list[float], list[float], list[float]]:
+    """Per whole second of the test, the median and range of `key` over the trials.
+
+    The first second holds the spawn and the last one runs past the end: partial seconds,
+    which would dip as if the server slowed down, are left out."""
+    by_second: dict[int, list[float]] = {}
+    for t in trials:
+        for p in (t.get("metrics") or {}).get("timeseries") or []:
+            sec, value = int(p["t"]), p.get(key)
+            if value is None or sec < 1 or sec + 1 > total_s:
+                continue
+            by_second.setdefault(sec, []).append(float(value))
+    xs = sorted(by_second)
+    return (
+        xs,
+        [statistics.median(by_second[x]) for x in xs],
+        [min(by_second[x]) for x in xs],
+        [max(by_second[x]) for x in xs],
+    )
+
+
 def timeseries_chart(run: dict[str, Any]) -> Chart:
-    warmup = float((run.get("config") or {}).get("warmup_s") or 0.0)
-    if rd.design(run) == "interleaved":
-        warmup = 0.0  # one point per slice, all measured
+    cfg = run.get("config") or {}
+    warmup = float(cfg.get("warmup_s") or 0.0)
+    total = warmup + float(cfg.get("measure_s") or 0.0)
 
     def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
         top, bottom = cell
         drawn = False
         for spike in rd.spike_names(run):
-            first = True
-            for t in rd.trials(run, spike, scenario, valid_only=False):
-                series = (t.get("metrics") or {}).get("timeseries") or []
-                if not series:
+            trials = rd.trials(run, spike, scenario)  # valid ones; else the invalid, dotted
+            style = "-"
+            if not trials:
+                trials, style = rd.trials(run, spike, scenario, valid_only=False), ":"
+            for ax, key in ((top, "rps"), (bottom, "p99_ms")):
+                xs, mid, lo, hi = full_seconds(trials, total, key)
+                if not xs:
                     continue
-                style = "-" if t["valid"] else ":"
-                xs = [p["t"] for p in series]
-                label = spike if first else None
-                top.plot(
-                    xs, [p["rps"] for p in series], style, color=colors[spike], label=label, lw=1.2
-                )
-                bottom.plot(
-                    xs,
-                    [math.nan if p["p99_ms"] is None else p["p99_ms"] for p in series],
-                    style,
-                    color=colors[spike],
-                    lw=1.2,
-                )
-                first = False
+                label = spike if ax is top else None
+                ax.plot(xs, mid, style, color=colors[spike], label=label, lw=1.4)
+                if len(trials) > 1:
+                    ax.fill_between(xs, lo, hi, color=colors[spike], alpha=0.12, lw=0)
                 drawn = True
         if drawn:
             for ax in (top, bottom):
                 if warmup:
                     ax.axvspan(0, warmup, color="0.85", zorder=0)
+                ax.set_xlim(0, total)
                 ax.grid(alpha=0.3)
             top.set_ylabel("req/s")
             bottom.set_ylabel("p99 ms")
@@ -302,8 +337,10 @@ def timeseries_chart(run: dict[str, Any]) -> Chart:
         run,
         "chart-timeseries",
         "Throughput and p99 over time",
-        "Per second of each trial, warm-up shaded: requests per second (top) and p99 latency "
-        "(bottom). One line per trial; dotted lines are invalid trials.",
+        "Per whole second of the test, warm-up shaded: requests per second (top) and p99 "
+        "latency (bottom). One line per spike, the median over its valid trials, with their "
+        "range shaded; dotted: a spike with no valid trial (its invalid ones). The first and "
+        "last seconds are partial and left out.",
         draw,
         rows_per=2,
     )
@@ -345,13 +382,54 @@ def probe_chart(run: dict[str, Any]) -> Chart | None:
     )
 
 
+def slices_chart(run: dict[str, Any]) -> Chart:
+    """Interleaved runs: every slice's throughput and p99 over the run, one line per spike."""
+    t0 = min((s["start"] for s in run.get("slices") or []), default=0.0)
+
+    def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
+        top, bottom = cell
+        drawn = False
+        for spike in rd.spike_names(run):
+            mine = [s for s in run.get("slices") or []
+                    if s["scenario"] == scenario and s["spike"] == spike
+                    and s.get("phase") is None]  # fmt: skip
+            if not mine:
+                continue
+            xs = [(s["start"] - t0) / 60 for s in mine]
+            top.plot(xs, [s["throughput_rps"] for s in mine], ".-", color=colors[spike],
+                     label=spike, lw=1.0, ms=3)  # fmt: skip
+            bottom.plot(xs, [math.nan if s["p99_ms"] is None else s["p99_ms"] for s in mine],
+                        ".-", color=colors[spike], lw=1.0, ms=3)  # fmt: skip
+            drawn = True
+        if drawn:
+            for ax in (top, bottom):
+                ax.grid(alpha=0.3)
+            top.set_ylabel("req/s")
+            bottom.set_ylabel("p99 ms")
+            bottom.set_xlabel("minutes into the run")
+            top.legend(fontsize=7)
+        return drawn
+
+    return _chart(
+        run,
+        "chart-slices",
+        "Throughput and p99 per slice",
+        "Every measured slice of the interleaved run: requests per second (top) and p99 latency "
+        "(bottom), one line per spike. Lines that rise and fall together are the machine; the "
+        "paired comparisons cancel that.",
+        draw,
+        rows_per=2,
+    )
+
+
 def all_charts(run: dict[str, Any]) -> list[Chart]:
+    over_time = slices_chart(run) if rd.design(run) == "interleaved" else timeseries_chart(run)
     charts = [
         throughput_chart(run),
         latency_chart(run),
         cpu_chart(run),
         memory_chart(run),
-        timeseries_chart(run),
+        over_time,
     ]
     probe = probe_chart(run)
     return [probe, *charts] if probe else charts

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness import __version__
+from harness.console import console as make_console
 from harness.errors import SpikebenchError
 from harness.paths import RESULTS_DIR, SPIKES_DIR
 
@@ -49,8 +51,21 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def wide_console() -> Console:
     """A CI log is not 80 columns wide: keep the summary table readable there too."""
-    console = Console()
-    return console if console.is_terminal else Console(width=180)
+    return make_console()
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option shows its default: the value, or (written in its help) what absence means."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text or not action.option_strings or action.default is argparse.SUPPRESS:
+            return text
+        if isinstance(action, argparse._StoreTrueAction):
+            return text + " (default: off)"
+        if action.default is None:
+            return text
+        return text + " (default: %(default)s)"
 
 
 def csv_list(value: str) -> list[str]:
@@ -91,8 +106,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "--design",
         choices=["interleaved", "trials"],
         help="interleaved: all candidates at once, load in short slices in a new random order "
-        "every cycle, paired comparisons (default); trials: one process per trial (the "
-        "default with --runtime compose, which runs one spike container at a time)",
+        "every cycle, paired comparisons; trials: one process per trial (default: interleaved; "
+        "trials with --runtime compose, which runs one spike container at a time)",
     )
     p.add_argument(
         "--resolution",
@@ -111,7 +126,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "--aa",
         metavar="SPIKE",
         help="interleaved: also run SPIKE as a second candidate (an A/A pair) to measure the "
-        "run's resolution; alone, SPIKE and its twin are the only candidates",
+        "run's resolution; alone, SPIKE and its twin are the only candidates (default: none)",
     )
     p.add_argument("--slice", type=float, dest="slice_s", help="interleaved: measured seconds "
                    "per slice (default 3; --quick 1.5)")  # fmt: skip
@@ -125,31 +140,58 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         help="interleaved: scale each slice by the machine-speed probe around it (off: it did "
         "not narrow the A/A interval on this project's VM; the report shows both)",
     )
-    p.add_argument("--trials", type=int, help="trials per spike × scenario (default 3)")
-    p.add_argument("--warmup", type=float, dest="warmup_s", help="warm-up seconds (default 5)")
     p.add_argument(
-        "--duration", type=float, dest="measure_s", help="measured seconds per trial (default 15)"
+        "--trials", type=int, help="trials design: trials per spike × scenario (default: 3; "
+        "--quick: 1)"
     )
-    p.add_argument("--users", type=int, help="override every scenario's user count")
-    p.add_argument("--runtime", choices=["auto", "local", "compose"], default="auto")
-    p.add_argument("--sut-cpus", help="CPUs for the spike and Postgres, e.g. 0 or 0-1")
-    p.add_argument("--loadgen-cpus", help="CPUs for Locust (and the harness), e.g. 1")
+    p.add_argument(
+        "--warmup", type=float, dest="warmup_s",
+        help="warm-up seconds, per trial or per interleaved candidate (default: 5; --quick: 2)"
+    )
+    p.add_argument(
+        "--duration",
+        type=float,
+        dest="measure_s",
+        help="trials design: measured seconds per trial (default: 15; --quick: 5)",
+    )
+    p.add_argument(
+        "--users", type=int, help="override every scenario's user count (default: the scenario's)"
+    )
+    p.add_argument(
+        "--runtime",
+        choices=["auto", "local", "compose"],
+        default="auto",
+        help="where spikes and PostgreSQL run: local processes, compose containers, or auto "
+        "(compose when a container engine answers, else local)",
+    )
+    p.add_argument(
+        "--sut-cpus",
+        help="CPUs for the spike and Postgres, e.g. 0 or 0-1 (default: the first half)",
+    )
+    p.add_argument(
+        "--loadgen-cpus", help="CPUs for Locust and the harness, e.g. 1 (default: the second half)"
+    )
     p.add_argument(
         "--loadgen-workers",
         type=int,
         default=0,
-        help="run Locust as a master and N worker processes",
+        help="run Locust as a master and N worker processes (0: one Locust process)",
     )
     p.add_argument("--output", type=Path, default=RESULTS_DIR, help="results folder")
     p.add_argument("--run-id", help="name of the run folder (default: timestamp + random)")
     p.add_argument("--spikes-dir", type=Path, default=SPIKES_DIR, help=argparse.SUPPRESS)
-    p.add_argument("--seed-users", type=int, default=1000)
+    p.add_argument("--seed-users", type=int, default=1000, help="users in the seed database")
     p.add_argument("--seed-items", type=int, default=100, help="items per seeded user")
-    p.add_argument("--order-seed", type=int, help="seed of the trial order shuffle")
+    p.add_argument(
+        "--order-seed",
+        type=int,
+        help="seed of the trial order shuffle (default: random, recorded in run.json)",
+    )
     p.add_argument("--spike-port", type=int, help="fixed port for the spike (default: a free one)")
     p.add_argument("--rebuild-envs", action="store_true", help="rebuild the spike venvs")
     p.add_argument(
-        "--quick", action="store_true", help="smoke preset: 1 trial, 2 s warm-up, 5 s measured"
+        "--quick", action="store_true", help="smoke preset: 2 s warm-up; interleaved: 1.5 s "
+        "slices, 150 s budget, 3 cycles minimum; trials: 1 trial of 5 s"
     )
 
 
@@ -242,7 +284,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
 
 def print_documents(console: Console, folder: Path) -> None:
     """Report and decision record from the run file; a problem there is shown, not fatal."""
-    from harness.documents import write_documents
+    from harness.documents import decision_summary, write_documents
 
     labels = {"decision.md": "decision record", "score.json": "scores"}
     written, problems = write_documents(folder)
@@ -250,6 +292,12 @@ def print_documents(console: Console, folder: Path) -> None:
         console.print(f"{labels.get(path.name, 'report')}: {path}", markup=False)
     for problem in problems:
         console.print(f"warning: {problem}", markup=False, style="yellow")
+    pages = [p for p in written if p.name == "report.html"]
+    if pages:
+        console.print(f"open first: {pages[0]} (the decision, then the evidence)", markup=False)
+    decision = decision_summary(folder)
+    if decision:
+        console.print(f"decision: {decision}", markup=False, style="bold")
 
 
 def print_summary(console: Console, run: dict[str, Any]) -> None:
@@ -307,7 +355,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from harness.postgres import find_binaries
     from harness.spikeenv import ensure_env
 
-    console = Console()
+    console = make_console()
     bindir, source = find_binaries()
     console.print(f"PostgreSQL binaries: {bindir} ({source})")
     for manifest in discover_spikes(args.spikes_dir):
@@ -321,26 +369,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     for path in args.runs:
         run = load_run(path)
-        Console().print(
+        make_console().print(
             f"{path}: valid run.json (schema {run['schema_version']}, "
-            f"{len(run['trials'])} trials, status {run['status']})"
+            f"{len(run['trials'])} trials, status {run['status']})",
+            markup=False,
         )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spikebench", description=__doc__)
+    parser.add_argument(
+        "--version", action="version", version=f"spikebench {__version__}", help="print the version"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     setup = sub.add_parser("setup", help="build every spike's venv and check PostgreSQL")
     setup.add_argument("--spikes-dir", type=Path, default=SPIKES_DIR, help=argparse.SUPPRESS)
-    setup.add_argument("--rebuild-envs", action="store_true")
+    setup.add_argument("--rebuild-envs", action="store_true", help="rebuild the spike venvs")
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
-    validate.add_argument("runs", nargs="+", type=Path)
-    from harness import compare, inspect, precision, report, score
+    validate.add_argument("runs", nargs="+", type=Path, help="results/<run-id> folders or run.json")
+    from harness import compare, inspect, listing, precision, report, score, serve
 
-    for reader in (report, compare, score, inspect, precision):  # each adds its subcommand
+    for reader in (report, compare, score, inspect, precision, serve, listing):  # each its own
         reader.add_parser(sub)
+    for subparser in sub.choices.values():
+        subparser.formatter_class = HelpFormatter
     return parser
 
 
@@ -357,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(args, "handler"):
             return int(args.handler(args))
     except SpikebenchError as exc:
-        Console(stderr=True).print(f"[red]error[/]: {escape(str(exc))}")
+        make_console(stderr=True).print(f"[red]error[/]: {escape(str(exc))}")
         return 2
     return 1
 

@@ -285,20 +285,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--fail-on-regression",
         type=float,
         metavar="PCT",
-        help=f"exit {EXIT_REGRESSION} on a significant regression worse than PCT percent",
+        help=f"exit {EXIT_REGRESSION} on a significant regression worse than PCT percent "
+        "(default: never)",
     )
     p.add_argument(
         "--allow-different",
         action="store_true",
         help="compare runs whose environment or parity differ (the output lists the differences)",
     )
-    p.add_argument("--alpha", type=float, default=ALPHA, help=f"significance level ({ALPHA})")
+    p.add_argument("--alpha", type=float, default=ALPHA, help="significance level")
     p.add_argument(
         "--min-effect",
         type=float,
         default=MIN_EFFECT * 100,
         metavar="PCT",
-        help=f"smallest change that counts, in percent ({MIN_EFFECT:.0%})",
+        help="smallest change that counts, in percent",
     )
     p.set_defaults(handler=cmd_compare)
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 MIB = 2**20
 CLEAR = 0.10  # a lower-is-better value this much above the best is called out as a con
 FRAGILE_DELTA, FRAGILE_SHARE = 0.05, 0.60
+CLI = ".venv/bin/spikebench"  # what `make` installs; works without an activated venv
 
 Point = tuple[str, str]  # ("Good" | "Neutral" | "Bad", text)
 
@@ -299,8 +300,8 @@ def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str,
         "",
         "```",
         rd.make_command(run),
-        "spikebench compare " + folder + " results/<new-run-id> --fail-on-regression 10",
-        "spikebench score results/<new-run-id>",
+        f"{CLI} compare {folder} results/<new-run-id> --fail-on-regression 10",
+        f"{CLI} score results/<new-run-id>",
         "```",
         "",
         f"The decision holds when the new run's score picks `{winner}` again and compare reports "

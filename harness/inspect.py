@@ -257,7 +257,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser(
         "inspect", help="per spike: lines of code, dependencies, size, import time, cold start"
     )
-    p.add_argument("--spikes", type=lambda v: [s for s in v.split(",") if s], help="names")
+    p.add_argument(
+        "--spikes",
+        type=lambda v: [s for s in v.split(",") if s],
+        help="comma-separated spike names (default: all)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-cold-start", action="store_true", help="skip the server start")
     p.add_argument("--spikes-dir", type=Path, default=SPIKES_DIR, help=argparse.SUPPRESS)
@@ -265,7 +269,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     spikes = select_spikes(args.spikes, args.spikes_dir)
@@ -297,6 +300,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             _fmt(row["cold_start_seconds"], fmt="{:.2f}"),
             "; ".join(e.splitlines()[0] for e in row["errors"]),
         )
-    console = Console()
-    (console if console.is_terminal else Console(width=180)).print(table)
+    from harness.console import console
+
+    console().print(table)
     return 0

@@ -47,7 +47,7 @@ class ConsoleProgress(Progress):
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
         if not self.console.is_terminal:  # a CI log: one trial per line, not wrapped at 80
-            self.console = Console(stderr=True, width=200, soft_wrap=True)
+            self.console = Console(file=self.console.file, width=200, soft_wrap=True)
         self.bar: RichProgress | None = None
         self.task: Any = None
         self.total = 0
@@ -95,14 +95,17 @@ class ConsoleProgress(Progress):
 
     def trial_done(self, record: dict[str, Any]) -> None:
         line = trial_line(record)
+        # markup=False: the line ends in "[ok]" or "[INVALID: …]", which rich would eat as tags
         if self.bar is not None:
-            self.bar.console.print(line)
+            self.bar.console.print(line, markup=False)
             self.bar.advance(self.task)
         else:
             elapsed = time.monotonic() - self.t0
             done = record["index"]
             left = elapsed / done * (self.total - done)
-            self.console.print(f"{line} (elapsed {elapsed:.0f} s, ~{left:.0f} s left)")
+            self.console.print(
+                f"{line} (elapsed {elapsed:.0f} s, ~{left:.0f} s left)", markup=False
+            )
 
     def warn(self, text: str) -> None:
         (self.bar.console if self.bar else self.console).print(f"[yellow]warning[/]: {text}")

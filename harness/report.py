@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,13 +92,13 @@ def metric(agg: dict[str, Any] | None, name: str) -> dict[str, Any]:
 def header(run: dict[str, Any]) -> list[Block]:
     blocks: list[Block] = [
         Heading(1, f"spikebench run {run['run_id']}"),
+        Para(f"**{rd.resolution_text(run)}**", "resolution"),
         Para(
             f"Status **{run['status']}**; started {run.get('started_at')}, finished "
             f"{run.get('finished_at') or '–'}. {len(rd.spike_names(run))} spikes; "
             f"{rd.design_text(run)}; "
             f"{sum(t['valid'] for t in run['trials'])} of {len(run['trials'])} trials valid."
         ),
-        Para(f"**{rd.resolution_text(run)}**", "resolution"),
     ]
     if run.get("error"):
         blocks.append(Para(f"⚠ The run ended with an error: {run['error']}", "flag"))
@@ -390,46 +391,16 @@ def parity(run: dict[str, Any]) -> list[Block]:
     ]
 
 
-def environment(run: dict[str, Any]) -> list[Block]:
-    m, h, cfg = run.get("machine") or {}, run.get("harness") or {}, run.get("config") or {}
-    pin, db, rt = run.get("pinning") or {}, run.get("database") or {}, run.get("runtime") or {}
-    git = h.get("git") or {}
-    mem = m.get("memory_bytes")
-    items = [
-        f"Machine: {m.get('cpu_model')}, {m.get('cpus_logical')} logical / "
-        f"{m.get('cpus_physical')} physical CPUs at {m.get('cpu_mhz')} MHz (governor "
-        f"{m.get('cpu_governor')}), {num(mem, '{:.1f}', 2**30)} GiB RAM; {m.get('os')}; "
-        f"container: {m.get('in_container')}; load average at start {m.get('load_average')}",
-        f"Pinning: system under test on CPUs {pin.get('sut_cpus')}, load generator on "
-        f"{pin.get('loadgen_cpus')}, harness on {pin.get('harness_cpus')}",
-        f"Runtime: {rt.get('kind') or cfg.get('runtime')} ({rt.get('isolation', '')})",
-        f"Database: {db.get('version')} ({db.get('source')}); CPUs {db.get('cpus')}; seed "
-        f"{cfg.get('seed_users')} users × {cfg.get('seed_items')} items",
-        f"Harness {h.get('version')}, Python {h.get('python')}, packages "
-        + ", ".join(f"{k} {v}" for k, v in (h.get("packages") or {}).items()),
-        f"Git commit {git.get('commit') or 'unknown'}"
-        + (" (dirty tree)" if git.get("dirty") else ""),
-        f"Trial order seed {cfg.get('order_seed')}; thresholds {cfg.get('thresholds')}",
-        "Spike versions: "
-        + "; ".join(
-            f"{s}: {(run.get('spikes') or {}).get(s, {}).get('framework')} "
-            f"{(run.get('spikes') or {}).get(s, {}).get('framework_version')}"
-            for s in rd.spike_names(run)
-        ),
-    ]
-    return [
-        Heading(2, "Environment"),
-        Bullets(items),
-        Para("Command line:"),
-        Code(" ".join(h.get("command_line") or [])),
-        Para("Repeat with:"),
-        Code(rd.make_command(run)),
-    ]
-
-
 def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:
+    """The decision first (from score.json, when there is one), then the evidence."""
+    from harness.report_decision import decision_section
+    from harness.report_environment import environment
+
     charts = all_charts(run) if charts is None else charts
-    blocks: list[Block] = [*header(run), *validity(run), *summary(run), *precision(run)]
+    title, *status = header(run)
+    blocks: list[Block] = [
+        title, *decision_section(run), *status, *validity(run), *summary(run), *precision(run)
+    ]
     if charts:
         blocks.append(Heading(2, "Charts"))
         for chart in charts:
@@ -479,10 +450,17 @@ pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 """
 
 
+LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+
+
 def _inline(text: str) -> str:
-    """Escape, then the one Markdown emphasis the blocks use (**bold**)."""
-    parts = html.escape(text).split("**")
-    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    """Escape, then the Markdown the blocks use: **bold**, `code`, [text](relative link)."""
+    parts = html.escape(text, quote=False).split("**")
+    out = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    codes = out.split("`")
+    if len(codes) % 2:  # balanced backticks only
+        out = "".join(f"<code>{c}</code>" if i % 2 else c for i, c in enumerate(codes))
+    return LINK.sub(lambda m: f'<a href="{html.escape(m[2])}">{m[1]}</a>', out)
 
 
 def render_html(blocks: list[Block], title: str) -> str:

@@ -45,6 +45,7 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write beside, fsync, rename: a reader never sees half a file, a crash never loses the old."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".run-", suffix=".json")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs are for teammates
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=1, sort_keys=False, allow_nan=False)
             fh.write("\n")
@@ -54,6 +55,13 @@ def write_atomic(path: Path, data: dict[str, Any]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it; it is put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @cache

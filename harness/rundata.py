@@ -206,12 +206,29 @@ def image_size(run: dict[str, Any], spike: str) -> int | None:
 def make_command(run: dict[str, Any]) -> str:
     """The `make bench` command that repeats this run's matrix and settings."""
     cfg = run.get("config") or {}
-    spikes = " ".join(cfg.get("spikes") or spike_names(run))
+    # the runtime the run used, not the one asked for: `auto` may pick another on another day
+    runtime = (run.get("runtime") or {}).get("kind") or cfg.get("runtime") or "auto"
+    spikes = " ".join(cfg.get("spikes") or candidates(run))
     scenarios = " ".join(cfg.get("scenarios") or scenario_names(run))
     args = []
+    interleaved = design(run) == "interleaved"
+    if not interleaved:
+        args.append("--design trials")
     if cfg.get("warmup_s") is not None:
         args.append(f"--warmup {cfg['warmup_s']:g}")
-    if cfg.get("measure_s") is not None:
+    if interleaved:
+        for flag, key, fmt in (("--slice", "slice_s", "{:g}"), ("--lead-in", "lead_in_s", "{:g}"),
+                               ("--budget", "budget_s", "{:g}s"),
+                               ("--resolution", "resolution", "{:.4g}"),
+                               ("--min-cycles", "min_cycles", "{}")):  # fmt: skip
+            if cfg.get(key) is not None:
+                args.append(f"{flag} {fmt.format(cfg[key])}")
+        twin = [c["aa_of"] for c in candidates_meta(run).values() if c.get("aa_of")]
+        if twin:
+            args.append(f"--aa {twin[0]}")
+        if cfg.get("capacity"):
+            args.append(f"--capacity {','.join(cfg['capacity'])}")
+    elif cfg.get("measure_s") is not None:
         args.append(f"--duration {cfg['measure_s']:g}")
     if cfg.get("users"):
         args.append(f"--users {cfg['users']}")
@@ -223,8 +240,8 @@ def make_command(run: dict[str, Any]) -> str:
         "make bench",
         f'SPIKES="{spikes}"',
         f'SCENARIOS="{scenarios}"',
-        f"TRIALS={cfg.get('trials', 3)}",
-        f"RUNTIME={cfg.get('runtime', 'auto')}",
+        *([] if interleaved else [f"TRIALS={cfg.get('trials', 3)}"]),
+        f"RUNTIME={runtime}",
     ]
     if args:
         parts.append(f'ARGS="{" ".join(args)}"')

@@ -595,4 +595,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         print(sensitivity_markdown(matrix, flips, wins))
     if paths:
         print(f"\ndecision record: {paths[0]}\nscores: {paths[1]}")
+        refresh_report(paths[1].parent)
     return 0
+
+
+def refresh_report(folder: Path) -> None:
+    """A report written before this score would show a stale (or no) decision: rewrite it."""
+    from harness.report import REPORT_HTML, write_report
+
+    if (folder / REPORT_HTML).exists():
+        for path in write_report(folder):
+            print(f"report: {path}")

@@ -131,3 +131,19 @@ def test_report_of_a_missing_run_is_a_clear_error(
 ) -> None:
     assert main(["report", str(tmp_path / "nothing")]) == 2
     assert "no result file" in capsys.readouterr().err
+
+
+def test_environment_values_are_readable() -> None:
+    from harness.report import Bullets
+    from harness.report_environment import environment
+
+    run = load_data()
+    run["machine"]["cpu_governor"] = None  # as on a VM without cpufreq
+    run["machine"]["load_average"] = [0.984375, 0.92529296875, 0.61572265625]
+    items = [i for b in environment(run) if isinstance(b, Bullets) for i in b.items]
+    text = "\n".join(items)
+    assert "None" not in text, text
+    assert "[" not in text and "{" not in text and "'" not in text, text
+    assert not re.search(r"\d\.\d{4,}", text), text  # no raw floats
+    assert "load average at start 0.98, 0.93, 0.62" in text
+    assert "Locust CPU 80%" in text, text

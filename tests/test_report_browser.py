@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from harness.charts import spike_colors
-from harness.report import write_report
+from harness.documents import write_documents
 from tests.rundata_support import copy_data, load_data
 
 CHART_IDS = ("chart-throughput", "chart-latency", "chart-cpu", "chart-memory", "chart-timeseries")
@@ -44,6 +44,11 @@ window.addEventListener('load', () => {
     }
     out[svg.id] = {width: box.width, height: box.height, drawn: drawn};
   }
+  out.headings = [...document.querySelectorAll('h2')].map(
+    h => ({text: h.textContent, top: h.getBoundingClientRect().top + window.scrollY}));
+  const lead = document.querySelector('h2 + p');
+  out.lead = lead ? {text: lead.textContent, top: lead.getBoundingClientRect().top} : null;
+  out.links = [...document.querySelectorAll('a')].map(a => a.getAttribute('href'));
   const pre = document.createElement('pre');
   pre.id = 'probe';
   pre.textContent = JSON.stringify(out);
@@ -73,7 +78,9 @@ def run_chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = copy_data(tmp_path_factory.mktemp("browser") / "run")
-    return write_report(folder)[1]
+    written, problems = write_documents(folder)  # as bench ends: score, then the report
+    assert problems == []
+    return folder / "report.html"
 
 
 def test_charts_render_with_size_and_drawn_paths(report: Path, tmp_path: Path) -> None:
@@ -87,7 +94,13 @@ def test_charts_render_with_size_and_drawn_paths(report: Path, tmp_path: Path) -
     m = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
     assert m, f"probe did not run; DOM starts {done.stdout[:500]!r}"
     boxes = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    headings, lead, links = boxes.pop("headings"), boxes.pop("lead"), boxes.pop("links")
     assert set(boxes) == set(CHART_IDS)
+    # the decision comes first, on the first screen, above every chart and table of evidence
+    assert headings[0]["text"] == "Decision", headings
+    assert lead and lead["text"].startswith("Recommended: ") and lead["top"] < 600, lead
+    assert all(h["top"] > headings[0]["top"] for h in headings[1:])
+    assert {"decision.md", "score.json"} <= set(links)
     for chart, box in boxes.items():
         assert box["width"] > 300 and box["height"] > 150, (chart, box)
         assert box["drawn"] > 20, (chart, box)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -418,3 +419,8 @@ def test_bench_ends_by_writing_report_and_decision_record(
     ):
         assert (f"{label}: {folder / name}" in out) is documents, out
         assert (folder / name).exists() is documents
+    # the last lines say what to open first and give the decision in one line
+    assert (f"open first: {folder / 'report.html'}" in out) is documents, out
+    assert bool(re.search(r"^decision: \w+ \(\d\.\d\d of 5, [+-]\d\.\d\d over ", out, re.M)) is (
+        documents
+    ), out

@@ -5,7 +5,8 @@
 PODMAN_CI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$PODMAN_CI_DIR/../.." && pwd)"
 
-STATE_DIR="$(realpath -m "${SPIKEBENCH_PODMAN_DIR:-/tmp/spikebench-podman}")"
+# A cache, not a scratch folder: the base-image stand-ins (~0.9 GB) are built once and reused.
+STATE_DIR="$(realpath -m "${SPIKEBENCH_PODMAN_DIR:-/var/cache/spikebench-podman}")"
 case "$STATE_DIR/" in
     "$REPO_ROOT"/*)
         echo "SPIKEBENCH_PODMAN_DIR ($STATE_DIR) must not be inside the repository ($REPO_ROOT)" >&2

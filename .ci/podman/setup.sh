@@ -2,7 +2,7 @@
 # Real containers without a Docker engine or a registry (CI / this machine kind only).
 # Recipe: /work/shared/containers.md. See .ci/podman/README.md.
 #
-#   eval "$(.ci/podman/setup.sh)"      # or: .ci/podman/setup.sh && . /tmp/spikebench-podman/env.sh
+#   eval "$(.ci/podman/setup.sh)"      # or: .ci/podman/setup.sh && . /var/cache/spikebench-podman/env.sh
 #   docker-compose --profile flask up -d --build
 #   .ci/podman/healthloop.sh start     # podman has no systemd timers here: drives the healthchecks
 #   ...
@@ -14,7 +14,8 @@
 # running. Stdout carries only the `export` lines; progress goes to stderr.
 #
 # Environment:
-#   SPIKEBENCH_PODMAN_DIR      state folder (default /tmp/spikebench-podman; never inside the repo)
+#   SPIKEBENCH_PODMAN_DIR      state folder, a cache reused between runs (default
+#                              /var/cache/spikebench-podman; never inside the repo)
 #   SPIKEBENCH_PODMAN_REBUILD  1 = rebuild every stand-in image even if present
 set -euo pipefail
 
