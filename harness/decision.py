@@ -319,9 +319,11 @@ def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str,
         order = {"Good": 0, "Neutral": 1, "Bad": 2}
         lines += [f"* {k}, because {t}" for k, t in sorted(points, key=lambda p: order[p[0]])]
         lines.append("")
+    capacity = capacity_section(run, crit)
     lines += [
         "## More Information",
         "",
+        *capacity,
         "Decision matrix (scores 1–5, higher is better; weights in parentheses):",
         "",
         ranking_markdown(matrix),
@@ -337,3 +339,27 @@ def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str,
         "",
     ]
     return "\n".join(lines)
+
+
+def capacity_section(run: dict[str, Any], crit: Any) -> list[str]:
+    """Capacity per core, latency at equal load and sizing, in words (runs with an open-model
+    capacity search only)."""
+    from harness.report_capacity import capacity_sentences
+    from harness.sizing import sizing
+
+    said = capacity_sentences(run)
+    if not said:
+        return []
+    lines = ["Capacity under the SLO and latency at equal load (open model):", ""]
+    lines += [f"* {t}" for t in said]
+    sized = sizing(run, crit.expected_rps, crit.vcpu_hour_price)
+    if sized:
+        lines += [
+            "",
+            f"Sizing for the expected {crit.expected_rps:g} req/s (`decision.toml` "
+            "[performance] expected_rps), assuming capacity grows linearly with cores — it does "
+            "not quite (one database, locks, the network stack): plan on the upper figure.",
+            "",
+            *[f"* {t}" for t in sized],
+        ]
+    return [*lines, ""]

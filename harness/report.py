@@ -393,14 +393,16 @@ def parity(run: dict[str, Any]) -> list[Block]:
 
 def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:
     """The decision first (from score.json, when there is one), then the evidence."""
+    from harness.report_capacity import capacity_blocks
     from harness.report_decision import decision_section
     from harness.report_environment import environment
 
     charts = all_charts(run) if charts is None else charts
     title, *status = header(run)
     blocks: list[Block] = [
-        title, *decision_section(run), *status, *validity(run), *summary(run), *precision(run)
-    ]
+        title, *decision_section(run), *status, *validity(run), *capacity_blocks(run),
+        *summary(run), *precision(run),
+    ]  # fmt: skip
     if charts:
         blocks.append(Heading(2, "Charts"))
         for chart in charts:

@@ -152,3 +152,53 @@ def test_precision_report_and_rank_agreement(tmp_path: Path) -> None:
     assert "resolution ±" in text and "pairing" in text and "Rank agreement over 2 runs" in text
     (tmp_path / "run.json").write_text(json.dumps(a))
     assert load_run(tmp_path)["design"] == "interleaved"
+
+
+def with_capacity(run: dict[str, Any]) -> dict[str, Any]:
+    """A capacity search result as bench stores it: flask holds more, and is faster at load."""
+    def step(spike: str, rate: float, p99: float, phase: str) -> dict[str, Any]:
+        base = next(s for s in run["slices"] if s["spike"] == spike)
+        return base | {"phase": phase, "offered_rps": rate, "achieved_rps": rate, "p99_ms": p99,
+                       "p50_ms": p99 / 3, "cycle": 100}  # fmt: skip
+
+    run["slices"] += [step("flask", 150, 40, "search"), step("flask", 231, 140, "search"),
+                      step("fastapi", 120, 61, "search"), step("fastapi", 165, 180, "search")]
+    run["capacity"] = {"read_heavy": {
+        "slo_p99_ms": 100.0, "sut_cpus": 1, "records": [],
+        "searches": {
+            "flask": {"capacity_rps": 210.0, "bracket": [210.0, 231.0], "steps": 6},
+            "fastapi": {"capacity_rps": 150.0, "bracket": [150.0, 165.0], "steps": 6},
+        },
+        "equal_load": {
+            "75": {"offered_rps": 75.0, "lowest_p99": "flask", "spikes": {
+                "flask": {"p50_ms": 9.0, "p99_ms": 21.0, "cycles": 3},
+                "fastapi": {"p50_ms": 11.0, "p99_ms": 30.0, "cycles": 3}}},
+            "120": {"offered_rps": 120.0, "lowest_p99": "flask", "spikes": {
+                "flask": {"p50_ms": 12.0, "p99_ms": 38.0, "cycles": 3},
+                "fastapi": {"p50_ms": 20.0, "p99_ms": 61.0, "cycles": 3}}},
+        },
+    }}  # fmt: skip
+    validate(run)
+    return run
+
+
+def test_capacity_leads_the_report_and_decides_performance(tmp_path: Path) -> None:
+    from harness.decision import capacity_section
+    from harness.sizing import cores_needed
+
+    rates = {"read_heavy": {"flask": 280.0, "fastapi": 300.0}}  # closed loop: fastapi ahead
+    run = with_capacity(interleaved_run(rates))
+    md = render_md(build(run, charts=[]))
+    assert md.index("## Capacity under the latency SLO") < md.index("## Summary per scenario")
+    assert "| flask | 210 req/s [210–231] | 21.0" in md
+    assert "38.0 (lowest)" in md or "38.0" in md
+    criteria = load_criteria()
+    perf = score_run(run, criteria).scores
+    assert perf["flask"]["performance"] > perf["fastapi"]["performance"]  # capacity decides
+    criteria.expected_rps, criteria.vcpu_hour_price = 1000.0, 0.04
+    text = "\n".join(capacity_section(run, criteria))
+    assert "on one core, flask holds 210 req/s under p99 ≤ 100 ms" in text
+    assert "at 120 req/s, p99 is 38 ms for flask, 61 ms for fastapi" in text
+    assert "flask needs 5 cores for 1000 req/s" in text and "a month at 0.04" in text
+    assert cores_needed(1000, 210, 231) == [5, 5] and cores_needed(1000, 150, 165) == [7, 7]
+    assert cores_needed(100, 30, 60) == [2, 4]
