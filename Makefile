@@ -57,7 +57,7 @@ lint: $(STAMP)
 # it runs that test where podman is already installed and says how to enable it where not.
 CONTAINERS ?=
 
-test: lint browser-check
+test: lint browser-check wrk-check
 	$(BIN)/pytest -q -m "not slow"
 	@if CONTAINERS="$(CONTAINERS)" .ci/podman/available.sh; then \
 		$(MAKE) --no-print-directory test-containers; fi
@@ -81,12 +81,35 @@ browser-check:
 		echo "chromium not installed: tests/test_report_browser.py will skip (make browser installs it)"; \
 	fi
 
+# wrk (Debian's package) for `spikebench crosscheck` and its test: installed like chromium,
+# by `make wrk` on request or by `make test` in CI; elsewhere that test skips and says so.
+wrk:
+	@if command -v wrk >/dev/null 2>&1; then echo "wrk: $$(command -v wrk)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing wrk (apt-get) for spikebench crosscheck"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	else \
+		echo "cannot install wrk here: sudo apt-get install wrk (or your system's package)"; \
+	fi
+
+wrk-check:
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ -n "$$CI" ] && [ "$$CI" != false ] && [ "$$CI" != 0 ]; then \
+		$(MAKE) --no-print-directory wrk; \
+	else \
+		echo "wrk not installed: the crosscheck test will skip (make wrk installs it)"; \
+	fi
+
+# The independent cross-check: every spike's saturated throughput by Locust and by wrk.
+crosscheck: setup wrk
+	$(BIN)/spikebench crosscheck $(if $(SPIKES),--spikes $(subst $() ,$(comma),$(strip $(SPIKES))))
+
 # Containers smoke test (.ci/podman/smoke.sh): real images and compose through rootful podman,
 # the conformance suite over HTTP against one spike container, a --quick bench through
 # --runtime compose, nothing left running. Run by hand it installs what is missing (root + apt);
 # images are cached in $$SPIKEBENCH_PODMAN_DIR (default /var/cache/spikebench-podman).
 # SPIKEBENCH_SKIP_CONTAINERS=1 keeps `make test` from running it.
-.PHONY: test-containers browser-check
+.PHONY: test-containers browser-check wrk wrk-check crosscheck
 test-containers: $(STAMP)
 	.ci/podman/smoke.sh
 

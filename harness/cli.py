@@ -389,9 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
     validate.add_argument("runs", nargs="+", type=Path, help="results/<run-id> folders or run.json")
-    from harness import compare, inspect, listing, precision, report, score, serve
+    from harness import compare, crosscheck, inspect, listing, precision, report, score, serve
 
-    for reader in (report, compare, score, inspect, precision, serve, listing):  # each its own
+    for reader in (report, compare, score, inspect, precision, serve, listing, crosscheck):
         reader.add_parser(sub)
     for subparser in sub.choices.values():
         subparser.formatter_class = HelpFormatter

@@ -5,6 +5,7 @@ coordinated-omission correction on a server that stalls, the lag guard, and the 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -172,3 +173,17 @@ def test_capacity_command_on_a_server_of_known_capacity(tmp_path: Path) -> None:
     assert cap["equal_load_rates"] == [round(lo * 0.5, 1), round(lo * 0.8, 1)]
     assert "capacity at p99 ≤ 300 ms" in done.stderr
     assert_nothing_left(before)
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (make wrk)")
+def test_crosscheck_runs_locust_and_wrk_against_the_same_endpoint(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "harness.cli", "crosscheck", "--spikes-dir", str(FIXTURES),
+           "--spikes", "stub_ok", "--duration", "2", "--warmup", "1", "--rounds", "1",
+           "--output", str(tmp_path)]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (result,) = tmp_path.glob("crosscheck-*.json")
+    data = json.loads(result.read_text())
+    pair = data["spikes"]["stub_ok"]["pairs"][0]
+    assert pair["locust_rps"] > 0 and pair["wrk_rps"] > 0
+    assert data["spikes"]["stub_ok"]["ratio"] == pytest.approx(pair["locust_rps"] / pair["wrk_rps"])
