@@ -100,6 +100,14 @@ wrk-check:
 		echo "wrk not installed: the crosscheck test will skip (make wrk installs it)"; \
 	fi
 
+# A long run at a fixed offered rate: memory growth, latency drift, errors (not in make bench).
+# make soak SPIKES=flask RATE=100 MINUTES=10
+RATE ?= 100
+MINUTES ?= 10
+soak: setup
+	$(BIN)/spikebench soak --runtime local --spikes $(or $(subst $() ,$(comma),$(strip $(SPIKES))),flask) \
+		--rate $(RATE) --minutes $(MINUTES) $(if $(SCENARIOS),--scenarios $(subst $() ,$(comma),$(strip $(SCENARIOS)))) $(ARGS)
+
 # The independent cross-check: every spike's saturated throughput by Locust and by wrk.
 crosscheck: setup wrk
 	$(BIN)/spikebench crosscheck $(if $(SPIKES),--spikes $(subst $() ,$(comma),$(strip $(SPIKES))))
@@ -109,7 +117,7 @@ crosscheck: setup wrk
 # --runtime compose, nothing left running. Run by hand it installs what is missing (root + apt);
 # images are cached in $$SPIKEBENCH_PODMAN_DIR (default /var/cache/spikebench-podman).
 # SPIKEBENCH_SKIP_CONTAINERS=1 keeps `make test` from running it.
-.PHONY: test-containers browser-check wrk wrk-check crosscheck
+.PHONY: test-containers browser-check wrk wrk-check crosscheck soak
 test-containers: $(STAMP)
 	.ci/podman/smoke.sh
 

@@ -87,6 +87,15 @@ def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "offered load; writes run.json",
     )
     add_bench_options(c)
+    k = sub.add_parser(
+        "soak",
+        help="spikes at a fixed offered rate for a long time: memory growth, latency drift, "
+        "errors; writes run.json",
+    )
+    add_bench_options(k)
+    from harness.soak import add_options
+
+    add_options(k)
 
 
 def add_bench_options(p: argparse.ArgumentParser) -> None:
@@ -230,11 +239,20 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         probe_normalise=args.probe_normalise,
         slo_p99_ms=args.slo_p99_ms,
     )
+    if args.command == "soak":
+        from harness.soak import rate_from
+
+        config.open_rate = rate_from(args)
+        config.soak = True
+        config.scenarios = config.scenarios or ["read_heavy"]
+        config.budget_s = args.minutes * 60 + 30 * len(config.scenarios)
+        config.slice_s, config.lead_in_s = args.slice_s or 30.0, 0.5
+        config.min_cycles, config.resolution = 10**6, 0.0  # runs to the end: no early stop
     if args.command == "capacity":
         config.capacity = list(config.scenarios or []) or ["read_heavy"]
         config.scenarios = config.capacity
         config.capacity_only = True
-    elif args.capacity:
+    elif getattr(args, "capacity", None):
         from harness.scenario import DEFAULT_SCENARIOS
 
         config.capacity = args.capacity
@@ -402,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
-        if args.command in ("bench", "capacity"):
+        if args.command in ("bench", "capacity", "soak"):
             return cmd_bench(args, ["spikebench", *argv])
         if args.command == "setup":
             return cmd_setup(args)

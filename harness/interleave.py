@@ -163,6 +163,8 @@ class InterleavedScenario:
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
         self.stop_reason = "not started"
+        if cfg.open_rate:
+            self.model = "open"
 
     model: str | None = None  # None: the scenario's own [load] model; "open" for capacity
     id_suffix = ""  # capacity searches keep their raw files apart: "<scenario>-capacity-<spike>"
@@ -176,7 +178,7 @@ class InterleavedScenario:
                 and s.get("phase") is None]  # fmt: skip
 
     def warm_rate(self) -> float:
-        return float(self.scenario.load.rate or 10.0)
+        return float(self.cfg.open_rate or self.scenario.load.rate or 10.0)
 
     # -- the scenario -------------------------------------------------------------------------
 
@@ -273,7 +275,7 @@ class InterleavedScenario:
                 return
             cycle += 1
             started = time.monotonic()
-            rate = self.scenario.load.rate if self.scenario.open else None
+            rate = cfg.open_rate or (self.scenario.load.rate if self.scenario.open else None)
             for name in cycle_order(names, self.rng):
                 live = next(lv for lv in self.lives if lv.name == name)
                 if live.running():

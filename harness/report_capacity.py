@@ -77,10 +77,26 @@ def bracket_text(search: dict[str, Any]) -> str:
     return f"{lo:.0f} req/s [{lo:.0f}–{hi:.0f}]" if hi else f"≥ {lo:.0f} req/s (no failure found)"
 
 
+def soak_blocks(run: dict[str, Any]) -> list[Block]:
+    from harness.report import Bullets
+    from harness.soak import soak_lines
+
+    lines = soak_lines(run)
+    if not lines:
+        return []
+    return [
+        Heading(2, "Soak"),
+        Para("Straight-line fits over the soak's slices (slope ± standard error): memory "
+             "growth of the spike's peak RSS, and drift of p99; a leak shows as a slope well "
+             "above its error."),  # fmt: skip
+        Bullets(lines),
+    ]
+
+
 def capacity_blocks(run: dict[str, Any]) -> list[Block]:
     caps = run.get("capacity") or {}
     if not caps:
-        return []
+        return soak_blocks(run)
     blocks: list[Block] = [
         Heading(2, "Capacity under the latency SLO, and latency at equal load"),
         Para(
@@ -122,7 +138,7 @@ def capacity_blocks(run: dict[str, Any]) -> list[Block]:
             blocks += [Figure(chart), Para(chart.caption, "caption")]
         if cap.get("stop_reason") and cap["stop_reason"] != "searched":
             blocks.append(Para(f"⚠ {cap['stop_reason']}", "flag"))
-    return blocks
+    return blocks + soak_blocks(run)
 
 
 def capacity_sentences(run: dict[str, Any]) -> list[str]:

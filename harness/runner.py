@@ -110,6 +110,8 @@ class BenchConfig:
     equal_load_fractions: tuple[float, ...] = (0.5, 0.8)
     equal_load_cycles: int = 3
     capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
+    open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
+    soak: bool = False
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def to_dict(self) -> dict[str, Any]:
@@ -369,6 +371,10 @@ class Bench:
             self.run["finished_at"] = utc_now()
             with contextlib.suppress(Exception):
                 self._teardown()
+            if self.config.soak:
+                from harness.soak import soak_figures
+
+                self.run["soak"] = soak_figures(self.run)
             self.save()
         return self.folder
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from harness import rundata as rd
@@ -202,3 +203,21 @@ def test_capacity_leads_the_report_and_decides_performance(tmp_path: Path) -> No
     assert "flask needs 5 cores for 1000 req/s" in text and "a month at 0.04" in text
     assert cores_needed(1000, 210, 231) == [5, 5] and cores_needed(1000, 150, 165) == [7, 7]
     assert cores_needed(100, 30, 60) == [2, 4]
+
+
+def test_soak_fits_memory_growth_and_latency_drift() -> None:
+    from harness.soak import soak_figures, soak_lines
+
+    run = {"slices": [
+        {"scenario": "read_heavy", "spike": "flask", "start": 1000.0 + 60 * m, "valid": True,
+         "peak_rss_bytes": int((200 + 1.5 * m) * 2**20), "p99_ms": 40.0 + 0.5 * m,
+         "requests": 6000, "failures": 1 if m == 3 else 0, "offered_rps": 100.0}
+        for m in range(10)
+    ]}  # fmt: skip
+    (fig,) = soak_figures(run).values()
+    assert fig["memory_mib_per_min"]["slope"] == pytest.approx(1.5, abs=0.01)
+    assert fig["p99_ms_per_min"]["slope"] == pytest.approx(0.5, abs=0.01)
+    assert fig["errors"] == 1 and fig["requests"] == 60000 and fig["minutes"] == 9.0
+    run["soak"] = soak_figures(run)
+    (line,) = soak_lines(run)
+    assert "memory +1.50 ± 0.00 MiB/min (200 → 214 MiB)" in line and "errors 1 of 60000" in line
