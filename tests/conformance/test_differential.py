@@ -36,7 +36,7 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 MASKED = {"id": "<id>", "access_token": "<token>"}
 # Disagreements the contract allows (README, "Hostile input and concurrency"): statuses that
 # count as one answer for requests tagged with the name.
-ALLOWED = {"deep_malformed": frozenset({400, 422})}
+ALLOWED = {"deep_malformed": frozenset({400, 422}), "lone_surrogate": frozenset({400, 422})}
 CONTRACT_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -165,13 +165,18 @@ class Finding:
 
     def render(self) -> str:
         lines = [self.req.describe()]
-        lines += [f"    {name}: {text}" for name, text in self.answers.items()]
+        for name, text in self.answers.items():
+            normal = json.dumps(self.normal[name], sort_keys=True)[:300]
+            lines += [f"    {name}: {text}", f"        normalised: {normal}"]
         return "\n".join(lines)
 
 
-def run_corpus(fleet: list[Target], requests: list[corpus.Req]) -> tuple[list[Finding], list[Finding]]:
-    """Sends each request to every spike at the same time; returns (disagreements, 5xx answers)."""
-    disagreements, server_errors = [], []
+def run_corpus(
+    fleet: list[Target], requests: list[corpus.Req]
+) -> tuple[list[Finding], list[Finding]]:
+    """Sends each request to every spike at the same time; returns (disagreements, 5xx)."""
+    disagreements: list[Finding] = []
+    server_errors: list[Finding] = []
     with ThreadPoolExecutor(max_workers=len(fleet)) as pool:
         for req in requests:
             answers = list(pool.map(lambda t, r=req: _send(t, r), fleet))

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 from litestar.di import Provide
-from litestar.exceptions import ClientException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -24,14 +24,24 @@ def json_body(model: type[T]) -> Provide:
     """
 
     async def decode(request: Request[Any, Any, Any]) -> T:
-        raw = await request.body()
-        if not raw.strip():  # no body at all is a missing required body, not malformed JSON
+        raw = await request.body()  # over the app's request_max_body_size: a 413
+        if not raw:  # no body at all is a missing required body, not malformed JSON
             raise ValidationException("A JSON object body is required")
+        if request.content_type[0].lower() != "application/json":
+            raise HTTPException(
+                status_code=415, detail="Request body must be application/json"
+            )
+        # Parse, then validate (contract): decoding straight into the Struct would call a
+        # truncated `[` a wrong shape (422) where it is malformed JSON (400).
         try:
-            return msgspec.json.decode(raw, type=model)
+            data = msgspec.json.decode(raw)
+        except (msgspec.ValidationError, RecursionError) as exc:  # out of range, too deep
+            raise ValidationException(f"Invalid JSON value: {exc}") from None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise ClientException(f"Malformed JSON body: {exc}") from None
+        try:
+            return msgspec.convert(data, type=model, strict=True)
         except msgspec.ValidationError as exc:  # valid JSON, wrong shape
             raise ValidationException(str(exc)) from exc
-        except msgspec.DecodeError as exc:
-            raise ClientException(f"Malformed JSON body: {exc}") from exc
 
     return Provide(decode)
