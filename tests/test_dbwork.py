@@ -134,7 +134,8 @@ def test_probe_makes_an_n_plus_one_visible(stats_pg: Postgres) -> None:
     with psycopg.connect(stats_pg.url(db), autocommit=True) as conn:
         conn.execute("CREATE TABLE owners (id int PRIMARY KEY, name text)")
         conn.execute("CREATE TABLE items (id int PRIMARY KEY, owner_id int REFERENCES owners)")
-        conn.execute("INSERT INTO owners SELECT g, 'o' || g FROM generate_series(1, %s) g", [OWNERS])
+        conn.execute("INSERT INTO owners SELECT g, 'o' || g FROM generate_series(1, %s) g",
+                     [OWNERS])
         conn.execute(
             "INSERT INTO items SELECT g, 1 + g %% %s FROM generate_series(1, %s) g",
             [OWNERS, ITEMS],
