@@ -310,9 +310,10 @@ def _credentials(rng: random.Random) -> Req:
     name = rng.choice(["diffalice", "x" * 33, "ab", "bad name", "\u00e9t\u00e9", "ok_name_1",
                        "a\u0000b", "DIFFALICE"])
     password = rng.choice(["password1", "short", "p" * 129, "\ud800" * 8, "\u0000" * 8])
-    body = _dump({"username": name, "password": password}, rng)
+    fields = {"username": name, "password": password}
     path = rng.choice(["/auth/login", "/auth/register"])
-    return Req("credentials", "POST", path, "", JSON, body)
+    allow = "lone_surrogate" if lone_surrogates(fields) else None
+    return Req("credentials", "POST", path, "", JSON, _dump(fields, rng), allow)
 
 
 MUTATORS: list[tuple[Callable[[random.Random], Req], int]] = [

@@ -42,7 +42,7 @@ def test_not_rfc_8259_is_400(client: httpx.Client, user: User, raw: bytes) -> No
     assert_error(_post(client, user, raw), 400, "malformed_json")
 
 
-@pytest.mark.parametrize("literal", ["1e400", "1" * 5000, "1000000.001"])
+@pytest.mark.parametrize("literal", ["1e400", "1" * 5000, "1000000.001", "1e-400", "0.0000001"])
 def test_out_of_range_numbers_are_422(client: httpx.Client, user: User, literal: str) -> None:
     raw = f'{{"name": "n", "price": {literal}}}'.encode()
     assert_error(_post(client, user, raw), 422, "validation_error")

@@ -22,7 +22,7 @@ def _not_json(constant: str) -> Any:
 
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser, made to the contract: at most 64 KiB, UTF-8 only (no BOM, no UTF-16),
-    no NaN/Infinity, integers of any length (a range error later, not Python's digit guard),
+    no NaN/Infinity, numbers parsed exactly as Decimal (any length; 1e-400 is not 0.0),
     and nesting deeper than the parser follows is a validation error (422), not a 400/500."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
@@ -30,7 +30,10 @@ class JSONParser(parsers.JSONParser):
         if len(raw) > MAX_BODY_BYTES:
             raise PayloadTooLarge()
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_not_json, parse_int=Decimal)
+            text = raw.decode("utf-8")
+            return json.loads(
+                text, parse_constant=_not_json, parse_int=Decimal, parse_float=Decimal
+            )
         except RecursionError:
             raise ValidationError("JSON nested too deeply.") from None
         except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError

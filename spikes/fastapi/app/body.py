@@ -1,6 +1,7 @@
 """The contract's request-body rules where FastAPI reads the body (its documented pattern of a
 custom Request and APIRoute class): at most 64 KiB, `application/json` only, strict RFC 8259
-JSON in UTF-8, numbers of any length, and nesting beyond the parser a 422."""
+JSON in UTF-8, numbers of any length and fractions parsed exactly (1e-400 is not 0.0), and
+nesting beyond the parser a 422."""
 
 import json
 from collections.abc import Awaitable, Callable
@@ -48,9 +49,13 @@ class ContractRequest(Request):
             except UnicodeDecodeError as exc:
                 raise json.JSONDecodeError("body is not UTF-8", "", 0) from exc
             try:
-                self._json = json.loads(text, parse_constant=_not_json, parse_int=_integer)
+                self._json = json.loads(
+                    text, parse_constant=_not_json, parse_int=_integer, parse_float=Decimal
+                )
             except RecursionError:
                 raise ApiError(422, "validation_error", "body: JSON nested too deeply") from None
+            if isinstance(self._json, Decimal):  # a bare number: FastAPI would read it as an
+                self._json = float(self._json)  # object with attributes (an empty PATCH)
         return self._json
 
 

@@ -69,11 +69,9 @@ class RegisterRequest(RequestModel):
     password: Password
 
 
-class LoginRequest(RequestModel):
-    """Only shape and bounds: a well-formed but wrong credential must be a 401, never a 422."""
-
-    username: Annotated[str, Field(min_length=1, max_length=32), Storable]
-    password: Annotated[str, Field(min_length=1, max_length=128), Storable]
+class LoginRequest(RegisterRequest):
+    """The same Credentials shape as registration (contract): outside it is a 422; a
+    well-formed but wrong credential is a 401."""
 
 
 class ItemCreate(RequestModel):

@@ -36,6 +36,7 @@ class DecimalJSONProvider(DefaultJSONProvider):
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.json = DecimalJSONProvider(app)
+    app.url_map.merge_slashes = False  # /items//1 names nothing (404), not a 308 to /items/1
     app.config.from_mapping(config or load_config())
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES  # the contract's 413
 

@@ -7,6 +7,7 @@ so each write handler gets its body from this dependency, decoded by msgspec in 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
@@ -15,6 +16,20 @@ from litestar.di import Provide
 from litestar.exceptions import ClientException, HTTPException, ValidationException
 
 T = TypeVar("T", bound=msgspec.Struct)
+
+
+# Fractions decode exactly (Decimal), so a literal like 1e-400 is not silently a float 0.0.
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+
+
+def _check_exact(data: Any, body: msgspec.Struct) -> None:
+    """A JSON number that a float field cannot hold as written is out of range (422)."""
+    if not isinstance(data, dict):
+        return
+    for name in body.__struct_fields__:
+        raw, value = data.get(name), getattr(body, name)
+        if isinstance(raw, Decimal) and isinstance(value, float) and Decimal(repr(value)) != raw:
+            raise ValidationException(f"{name}: number out of range")
 
 
 def json_body(model: type[T]) -> Provide:
@@ -34,14 +49,16 @@ def json_body(model: type[T]) -> Provide:
         # Parse, then validate (contract): decoding straight into the Struct would call a
         # truncated `[` a wrong shape (422) where it is malformed JSON (400).
         try:
-            data = msgspec.json.decode(raw)
+            data = _decoder.decode(raw)
         except (msgspec.ValidationError, RecursionError) as exc:  # out of range, too deep
             raise ValidationException(f"Invalid JSON value: {exc}") from None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise ClientException(f"Malformed JSON body: {exc}") from None
         try:
-            return msgspec.convert(data, type=model, strict=True)
+            body = msgspec.convert(data, type=model, strict=True)
         except msgspec.ValidationError as exc:  # valid JSON, wrong shape
             raise ValidationException(str(exc)) from exc
+        _check_exact(data, body)
+        return body
 
     return Provide(decode)
