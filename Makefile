@@ -122,7 +122,7 @@ test-containers: $(STAMP)
 	.ci/podman/smoke.sh
 
 fuzz: $(STAMP)
-	$(BIN)/pytest -q -m slow tests/conformance/test_fuzz.py
+	$(BIN)/pytest -q -m slow tests/conformance/test_fuzz.py tests/conformance/test_differential.py
 
 clean:
 	rm -rf $(VENV) .spikebench

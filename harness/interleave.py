@@ -21,6 +21,7 @@ import numpy as np
 import psutil
 
 from harness import metrics, slices
+from harness.dbwork import trial_db_work
 from harness.errors import ConfigError, SpikeStartError
 from harness.loadgen import Loadgen, LoadgenConfig, LoadgenError
 from harness.manifest import SpikeManifest
@@ -480,6 +481,8 @@ class InterleavedScenario:
                     live.loadgen.stop()
             with contextlib.suppress(Exception):
                 self._close_record(live)
+            with contextlib.suppress(Exception):
+                self._db_work(live)
             if live.handle is not None:
                 with contextlib.suppress(Exception):
                     live.handle.stop()
@@ -489,6 +492,19 @@ class InterleavedScenario:
         self.finish_note()
         b.run["overhead"].setdefault("sampler_cpu_s", 0.0)
         b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s
+
+    def _db_work(self, live: Live) -> None:
+        """DB work per request (harness/dbwork.py), from the candidate's own database: its
+        whole-scenario totals and, where pg_stat_statements is loaded, the endpoint probe."""
+        metrics_ = live.record.get("metrics")
+        if metrics_ is None or not live.running() or self.bench.db is None:
+            return
+        assert live.handle is not None
+        metrics_["db_work"] = trial_db_work(
+            self.bench.db, live.dbname, live.handle.base_url,
+            [t for t, w in self.scenario.tasks.items() if w], live.raw_dir, "user0001",
+            load_seed_module().SEED_PASSWORD,
+        )  # fmt: skip
 
     def finish_note(self) -> None:
         self.bench.run["analysis"].setdefault(self.scenario.name, {})["stop_reason"] = (

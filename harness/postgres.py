@@ -115,8 +115,11 @@ class Postgres:
     source: str
     process: psutil.Process | None = None
     cpus: str | None = None
+    statements: bool = False  # pg_stat_statements is loaded (dbwork counts queries with it)
     _owned: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _workdir: Path | None = field(default=None, repr=False)
+    _argv: list[str] | None = field(default=None, repr=False)
+    _run_as: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def url(self, dbname: str) -> str:
         return with_database(self.admin_url, dbname)
@@ -144,6 +147,16 @@ class Postgres:
             "pid": self.process.pid if self.process else None,
             "url": _safe(self.admin_url),
         }
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Fast shutdown, `down_s` seconds without a server, then the same cluster again on the
+        same port and data: the recovery tests pull the database from under a running spike."""
+        if self._owned is None or self._argv is None or self._workdir is None:
+            raise DatabaseUnavailable("only a cluster the harness started can be restarted")
+        stop_group(self._owned, timeout=20, first=signal.SIGINT)
+        time.sleep(down_s)
+        self._owned = _spawn(self._argv, self._workdir / "postgres.log", self._run_as)
+        _wait_ready(self, self._owned, self._workdir / "postgres.log")
 
     def stop(self) -> None:
         """Fast shutdown of a cluster we started, then remove its files; never touch others."""
@@ -267,19 +280,52 @@ def start_embedded(cpus: str | None = None, port: int | None = None) -> Postgres
     ]
     for key, value in SERVER_SETTINGS.items():
         argv += ["-c", f"{key}={value}"]
+    statements = has_pg_stat_statements(bindir, run_as)
+    if statements:  # per-statement counts for harness/dbwork.py; loadable only at start
+        argv += ["-c", "shared_preload_libraries=pg_stat_statements"]
     if cpus:
         argv = ["taskset", "-c", cpus, *argv]
-    with log.open("ab") as logfile:
-        proc = subprocess.Popen(
-            argv, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True, **run_as
-        )
+    proc = _spawn(argv, log, run_as)
     server = Postgres(
         admin_url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
         source=source,
         cpus=cpus,
+        statements=statements,
         _owned=proc,
         _workdir=workdir,
+        _argv=argv,
+        _run_as=run_as,
     )
+    _wait_ready(server, proc, log)
+    return server
+
+
+def has_pg_stat_statements(bindir: Path, run_as: dict[str, Any] | None = None) -> bool:
+    """Whether these binaries ship pg_stat_statements (Debian's do, the pgserver wheel not)."""
+    try:
+        done = subprocess.run(
+            [str(bindir / "pg_config"), "--pkglibdir", "--sharedir"],
+            capture_output=True, text=True, timeout=10, **(run_as or {}),
+        )
+    except OSError:
+        return False
+    dirs = done.stdout.split()
+    if done.returncode != 0 or len(dirs) != 2:
+        return False
+    lib, share = Path(dirs[0]), Path(dirs[1])
+    return (lib / "pg_stat_statements.so").exists() and (
+        share / "extension" / "pg_stat_statements.control"
+    ).exists()
+
+
+def _spawn(argv: list[str], log: Path, run_as: dict[str, Any]) -> subprocess.Popen[bytes]:
+    with log.open("ab") as logfile:
+        return subprocess.Popen(
+            argv, stdout=logfile, stderr=subprocess.STDOUT, start_new_session=True, **run_as
+        )
+
+
+def _wait_ready(server: Postgres, proc: subprocess.Popen[bytes], log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -290,7 +336,7 @@ def start_embedded(cpus: str | None = None, port: int | None = None) -> Postgres
         try:
             with psycopg.connect(server.admin_url, connect_timeout=2):
                 server.process = psutil.Process(proc.pid)
-                return server
+                return
         except psycopg.OperationalError:
             time.sleep(0.2)
     server.stop()

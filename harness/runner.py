@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import metrics, slices
+from harness.dbwork import trial_db_work
 from harness.errors import ConfigError, SpikebenchError, SpikeStartError
 from harness.inspect import inspect_for_bench
 from harness.loadgen import Loadgen, LoadgenConfig
@@ -630,6 +631,11 @@ class Bench:
             if not crashed and not self._healthy(handle):
                 crashed = True
             record["metrics"] = self._measure(raw_dir, monitor, handle, idle_rss, idle_pss, record)
+            if record["metrics"] is not None and not crashed:  # DB work: one hook, harness/dbwork
+                record["metrics"]["db_work"] = trial_db_work(
+                    self.db, dbname, handle.base_url, [t for t, w in scenario.tasks.items() if w],
+                    raw_dir, "user0001", load_seed_module().SEED_PASSWORD,
+                )
             if crashed:
                 record["invalid_reasons"].append("spike_crashed")
                 record["error"] = (

@@ -141,8 +141,12 @@ def test_login_failure_is_401(client: httpx.Client, user: User, which: str) -> N
         {"username": 1, "password": PASSWORD},
         [],
         {"username": "abc", "password": PASSWORD, "extra": 1},
+        {"username": "bad name", "password": PASSWORD},
+        {"username": "abc", "password": "short"},
     ],
-    ids=["empty", "no-password", "int-name", "array", "unknown-field"],
+    ids=[
+        "empty", "no-password", "int-name", "array", "unknown-field", "bad-name", "short-password"
+    ],
 )
 def test_login_validation_is_422(client: httpx.Client, body: object) -> None:
     assert_error(client.post("/auth/login", json=body), 422, "validation_error")

@@ -11,7 +11,8 @@ class BearerJWTAuthentication(authentication.BaseAuthentication):
     keyword = b"bearer"
 
     def authenticate(self, request: Request) -> tuple[User, str] | None:
-        parts = authentication.get_authorization_header(request).split()
+        # Split on spaces only (RFC 7235: 1*SP): a tab is not a separator.
+        parts = [p for p in authentication.get_authorization_header(request).split(b" ") if p]
         if not parts or parts[0].lower() != self.keyword:
             return None  # no credentials: IsAuthenticated turns this into a 401
         if len(parts) != 2:

@@ -7,6 +7,7 @@ own 400/404/500 pages (e.g. an unknown path) go through the handlerXXX views in 
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -32,18 +33,30 @@ _CODES: list[tuple[type[exceptions.APIException], str, int | None]] = [
     (exceptions.AuthenticationFailed, "not_authenticated", status.HTTP_401_UNAUTHORIZED),
     (exceptions.NotFound, "not_found", None),
     (exceptions.MethodNotAllowed, "method_not_allowed", None),
-    # DRF says 400 for validation errors; the contract says 422, and a non-JSON content type
-    # is "the body is not a JSON object", also a 422 (the contract has no 415).
+    # DRF says 400 for validation errors; the contract says 422.
     (exceptions.ValidationError, "validation_error", status.HTTP_422_UNPROCESSABLE_ENTITY),
-    (exceptions.UnsupportedMediaType, "validation_error", status.HTTP_422_UNPROCESSABLE_ENTITY),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", None),
 ]
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database went away (restart, network): a 503 to retry, not a 500. Django's pool
+    discards the broken connection, so the next request reconnects."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unreachable."
+    default_code = "database_unavailable"
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, Http404):  # get_object_or_404 and friends
         exc = exceptions.NotFound()
-    elif isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE: can't be valid
-        exc = exceptions.ValidationError("Request body too large.")
+    elif isinstance(exc, RequestDataTooBig):  # over DATA_UPLOAD_MAX_MEMORY_SIZE
+        from .parsers import PayloadTooLarge
+
+        exc = PayloadTooLarge()
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)  # sets Allow, WWW-Authenticate headers
     if response is None:
         return None  # not an API error: a real bug, left to Django's 500 handler

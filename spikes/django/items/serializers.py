@@ -34,7 +34,7 @@ class JSONNumberDecimalField(serializers.DecimalField):
     """A JSON number only: strings like "12" and booleans are rejected, not coerced."""
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
+        if isinstance(data, bool) or not isinstance(data, (int, float, Decimal)):
             self.fail("invalid")
         value = super().to_internal_value(data)
         return value.copy_abs() if value.is_zero() else value  # -0.0 is plain 0
@@ -50,9 +50,13 @@ class JSONNumberDecimalField(serializers.DecimalField):
 class QueryIntegerField(serializers.IntegerField):
     """An integer query parameter; `?limit=` or `?limit=5.0` is an error, not the default."""
 
-    pattern = re.compile(r"[+-]?[0-9]+", re.ASCII)
+    pattern = re.compile(r"[0-9]+", re.ASCII)  # the contract: plain digits, no sign
 
     def get_value(self, dictionary: Mapping[str, Any]) -> Any:
+        # QueryDict.get() takes the last of a repeated key; the contract says 422 instead.
+        values = dictionary.getlist(self.field_name) if hasattr(dictionary, "getlist") else []
+        if len(values) > 1:
+            return values
         return dictionary.get(self.field_name, empty)
 
     def to_internal_value(self, data: Any) -> int:

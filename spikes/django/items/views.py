@@ -4,7 +4,7 @@ validation, then existence, so a bad body for a missing item is a 422, not a 404
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import status, viewsets
@@ -100,11 +100,14 @@ class ItemViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Item]:
         return Item.objects.filter(owner=self.request.user).order_by("id")
 
-    def get_object(self) -> Item:
+    def get_object(self, for_update: bool = False) -> Item:
         item_id = security.parse_positive_bigint(self.kwargs["pk"])
         if item_id is None:
             raise NotFound()  # 'abc', '0', '-1', beyond BIGINT: names no item
-        return get_object_or_404(self.get_queryset(), pk=item_id)
+        queryset = self.get_queryset()
+        if for_update:
+            queryset = queryset.select_for_update()
+        return get_object_or_404(queryset, pk=item_id)
 
     def list(self, request: Request) -> Response:
         query = PageQuerySerializer(data=request.query_params)
@@ -136,18 +139,20 @@ class ItemViewSet(viewsets.GenericViewSet):
         # Validate before looking the item up (contract order: 422 before 404).
         serializer = self.get_serializer(data=json_body(request), partial=partial)
         serializer.is_valid(raise_exception=True)
-        item = self.get_object()
-        if serializer.validated_data:  # an empty PATCH changes nothing, updated_at included
-            serializer.instance = item
-            serializer.save(updated_at=timezone.now())
+        # Lock the row: concurrent writes queue up, and an item deleted meanwhile is a 404
+        # (save() on a vanished row would INSERT it again).
+        with transaction.atomic():
+            item = self.get_object(for_update=True)
+            if serializer.validated_data:  # an empty PATCH changes nothing, updated_at included
+                serializer.instance = item
+                serializer.save(updated_at=timezone.now())
         return Response(self.get_serializer(item).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        item_id = security.parse_positive_bigint(pk)
-        deleted = self.get_queryset().filter(pk=item_id).delete()[0] if item_id else 0
-        if not deleted:
-            raise NotFound()
+        # Lock, then delete: of N concurrent deletes exactly one still finds the row.
+        with transaction.atomic():
+            self.get_object(for_update=True).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -43,6 +43,7 @@ SECRET_KEY = SPIKE_JWT_SECRET
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 APPEND_SLASH = False
+DATA_UPLOAD_MAX_MEMORY_SIZE = 65_536  # the contract's 413 (items.parsers checks DRF's stream)
 
 INSTALLED_APPS = ["rest_framework", "items"]
 # Pure JSON API: no sessions, auth, CSRF or messages. CommonMiddleware sets Content-Length.
@@ -68,9 +69,7 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS is not part of the API: 405 like any other verb
     "UNAUTHENTICATED_USER": None,  # no django.contrib.auth: request.user is None when anonymous
     "UNAUTHENTICATED_TOKEN": None,
-    # Accept NaN/Infinity at the parser so they reach field validation as a 422 (contract),
-    # instead of DRF's strict parser turning them into a 400.
-    "STRICT_JSON": False,
+    "STRICT_JSON": True,  # NaN/Infinity are not JSON (contract: 400); items.parsers enforces it
     "COERCE_DECIMAL_TO_STRING": False,
 }
 

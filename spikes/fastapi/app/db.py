@@ -1,9 +1,11 @@
 """Async engine and the per-request session dependency."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.config import settings
@@ -19,9 +21,15 @@ SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
 
 
 async def get_session() -> AsyncIterator[AsyncSession]:
-    """One session per request; anything not committed is rolled back on close."""
-    async with SessionLocal() as session:
+    """One session per request; anything not committed is rolled back on close. A connection the
+    database dropped (restart) fails that rollback after the answer is sent; SQLAlchemy has
+    already discarded it, so the error must not cut the response off."""
+    session = SessionLocal()
+    try:
         yield session
+    finally:
+        with contextlib.suppress(DBAPIError):
+            await session.close()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

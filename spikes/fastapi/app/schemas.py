@@ -28,8 +28,8 @@ def _storable_text(value: str) -> str:
 
 def _json_number(value: object) -> object:
     """Accept only a JSON number: lax Decimal parsing would take "12" and bool would pass as int."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a JSON number")
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a JSON number")  # app.body parses integers as Decimal
     return value
 
 
@@ -37,6 +37,15 @@ def _price_to_json(value: Decimal) -> int | float:
     """NUMERIC(9,2) comes back as Decimal("3.00"); the contract wants the JSON number 3 or 12.5."""
     return int(value) if value == value.to_integral_value() else float(value)
 
+
+def _digits(value: object) -> object:
+    """Query integers are plain ASCII digits (contract): no sign, space, fraction or exponent."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a non-negative integer")
+    return value
+
+
+QueryInt = Annotated[int, BeforeValidator(_digits)]
 
 # Length/pattern constraints first (so messages speak of characters), then the storability check.
 Storable = AfterValidator(_storable_text)
@@ -60,11 +69,9 @@ class RegisterRequest(RequestModel):
     password: Password
 
 
-class LoginRequest(RequestModel):
-    """Only shape and bounds: a well-formed but wrong credential must be a 401, never a 422."""
-
-    username: Annotated[str, Field(min_length=1, max_length=32), Storable]
-    password: Annotated[str, Field(min_length=1, max_length=128), Storable]
+class LoginRequest(RegisterRequest):
+    """The same Credentials shape as registration (contract): outside it is a 422; a
+    well-formed but wrong credential is a 401."""
 
 
 class ItemCreate(RequestModel):

@@ -1,20 +1,17 @@
 """Password hashing, JWTs and the current-user dependency."""
 
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.body import JSONRoute
 from app.config import settings
 from app.db import SessionDep, SessionLocal
 from app.errors import ApiError
@@ -104,29 +101,11 @@ async def current_user(
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-class AuthFirstRoute(APIRoute):
+class AuthFirstRoute(JSONRoute):
     """FastAPI parses the JSON body before it resolves dependencies, so a bad token plus a
     malformed body would be a 400. The contract checks authentication first: on a body that
-    fails to parse, authenticate before letting the 400 through."""
+    fails a check, authenticate before letting the 4xx through."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def route_handler(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except RequestValidationError as exc:
-                if any(error["type"] == "json_invalid" for error in exc.errors()):
-                    await self._authenticate(request)
-                raise
-            except StarletteHTTPException as exc:
-                if exc.status_code == 400:  # undecodable body (e.g. not UTF-8)
-                    await self._authenticate(request)
-                raise
-
-        return route_handler
-
-    @staticmethod
-    async def _authenticate(request: Request) -> None:
+    async def before_body_error(self, request: Request) -> None:
         async with SessionLocal() as session:
             await authenticate(session, await bearer(request))

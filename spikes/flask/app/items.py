@@ -4,7 +4,7 @@ import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, request
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from .db import db_session
 from .errors import NotFound, json_body
@@ -15,26 +15,35 @@ from .security import current_user, login_required
 bp = Blueprint("items", __name__, url_prefix="/items")
 
 
-def _owned_item(raw_id: str) -> Item:
-    """Look the id up among the caller's items.
-
-    The id is parsed here rather than by an <int> route converter so that a bad token on
-    /items/abc is still a 401 (auth first), and ids outside BIGINT never reach Postgres.
-    """
-    item = None
+def _item_id(raw_id: str) -> int | None:
+    """The id is parsed here rather than by an <int> route converter so that a bad token on
+    /items/abc is still a 401 (auth first), and ids outside BIGINT never reach Postgres."""
     if re.fullmatch(r"[0-9]{1,19}", raw_id) and 0 < int(raw_id) <= MAX_BIGINT:
-        item = db_session.scalar(
-            select(Item).where(Item.id == int(raw_id), Item.owner_id == current_user().id)
-        )
+        return int(raw_id)
+    return None
+
+
+def _owned_item(raw_id: str, for_update: bool = False) -> Item:
+    """Look the id up among the caller's items; writers lock the row (FOR UPDATE) so
+    concurrent writes queue up and one deleted meanwhile is a 404, not a 500."""
+    item, item_id = None, _item_id(raw_id)
+    if item_id is not None:
+        query = select(Item).where(Item.id == item_id, Item.owner_id == current_user().id)
+        item = db_session.scalar(query.with_for_update() if for_update else query)
     if item is None:
         raise NotFound("item not found")
     return item
 
 
+def _single(name: str) -> object:
+    values = request.args.getlist(name)
+    return values[0] if len(values) == 1 else values  # a repeated parameter is a 422
+
+
 @bp.get("")
 @login_required
 def list_items() -> dict:
-    query = ListQuery.model_validate(request.args.to_dict())
+    query = ListQuery.model_validate({name: _single(name) for name in request.args})
     mine = Item.owner_id == current_user().id
     total = db_session.scalar(select(func.count()).select_from(Item).where(mine))
     items = db_session.scalars(
@@ -68,7 +77,7 @@ def get_item(item_id: str) -> dict:
 @login_required
 def replace_item(item_id: str) -> dict:
     data = ItemIn.model_validate(json_body())
-    item = _owned_item(item_id)
+    item = _owned_item(item_id, for_update=True)
     for field, value in data.model_dump().items():
         setattr(item, field, value)
     item.updated_at = datetime.now(UTC)
@@ -80,7 +89,7 @@ def replace_item(item_id: str) -> dict:
 @login_required
 def update_item(item_id: str) -> dict:
     changes = ItemPatch.model_validate(json_body()).model_dump(exclude_unset=True)
-    item = _owned_item(item_id)
+    item = _owned_item(item_id, for_update=True)
     if changes:  # an empty PATCH changes nothing, updated_at included
         for field, value in changes.items():
             setattr(item, field, value)
@@ -92,6 +101,17 @@ def update_item(item_id: str) -> dict:
 @bp.delete("/<item_id>")
 @login_required
 def delete_item(item_id: str) -> tuple[str, int]:
-    db_session.delete(_owned_item(item_id))
+    # One DELETE whose row count decides: of N concurrent deletes exactly one sees its row
+    # (session.delete() after a SELECT would acknowledge each of them).
+    target = _item_id(item_id)
+    deleted = None
+    if target is not None:
+        deleted = db_session.scalar(
+            delete(Item)
+            .where(Item.id == target, Item.owner_id == current_user().id)
+            .returning(Item.id)
+        )
     db_session.commit()
+    if deleted is None:
+        raise NotFound("item not found")
     return "", 204

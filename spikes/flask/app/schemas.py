@@ -34,9 +34,11 @@ def _storable_text(value: str) -> str:
 
 
 def _json_number(value: object) -> Decimal:
-    """Accept only JSON numbers; the JSON provider parses decimals exactly as Decimal."""
+    """Accept only JSON numbers; the JSON provider parses every number exactly as Decimal."""
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise ValueError("must be a JSON number")
+    if not Decimal(value).is_finite():
+        raise ValueError("must be a finite number")
     return Decimal(value)
 
 
@@ -49,13 +51,12 @@ def _query_int(value: object) -> object:
     return value
 
 
-Encodable = AfterValidator(_encodable)
 Storable = AfterValidator(_storable_text)
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_]+$")
 ]
-# Passwords are only hashed, never stored as text, so NUL is allowed; lone surrogates are not.
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128), Encodable]
+# No request string may hold NUL (contract), the password included; nor lone surrogates.
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128), Storable]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100), Storable]
 Description = Annotated[str, StringConstraints(max_length=1000), Storable]
 Price = Annotated[

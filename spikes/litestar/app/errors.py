@@ -17,6 +17,8 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_409_CONFLICT, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "username_taken",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "validation_error",
     503: "database_unavailable",
 }
@@ -76,6 +80,16 @@ def validation_exception_handler(
     return error_response(422, detail)
 
 
+def database_down_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database went away (restart, network): a 503 the client may retry, not a 500.
+    SQLAlchemy invalidates the broken pool connections, so later requests reconnect."""
+    # asyncpg's connection errors ("shutting down", "starting up") arrive as a bare
+    # DBAPIError; only errors about the data or the SQL are a bug (500).
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        return internal_error_handler(request, exc)
+    return error_response(503, "Database unavailable", "database_unavailable")
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.error("Unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, "Internal server error", "internal_error")
@@ -88,5 +102,8 @@ exception_handlers: ExceptionHandlersMap = {
     NotFoundException: http_exception_handler,
     MethodNotAllowedException: http_exception_handler,
     HTTPException: http_exception_handler,
+    DBAPIError: database_down_handler,
+    PoolTimeout: database_down_handler,
+    OSError: database_down_handler,
     Exception: internal_error_handler,
 }

@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post, put
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from msgspec import UNSET
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -82,16 +83,26 @@ def parse_item_id(raw: str) -> int:
     raise NotFoundException(detail="Item not found")
 
 
+def _page_number(raw: str, low: int, high: int) -> int:
+    value = int(raw) if len(raw.lstrip("0")) <= 20 else high + 1
+    if not low <= value <= high:
+        raise ValidationException(f"must be between {low} and {high}")
+    return value
+
+
 class ItemController(Controller):
     path = "/items"
     dependencies = {"user": Provide(provide_user, sync_to_thread=False)}
 
     @staticmethod
-    async def _owned_item(db_session: AsyncSession, user: User, raw_id: str) -> Item:
-        """The caller's item; someone else's is a 404 too, so existence is not leaked."""
-        item = await db_session.scalar(
-            select(Item).where(Item.id == parse_item_id(raw_id), Item.owner_id == user.id)
-        )
+    async def _owned_item(
+        db_session: AsyncSession, user: User, raw_id: str, for_update: bool = False
+    ) -> Item:
+        """The caller's item; someone else's is a 404 too, so existence is not leaked. Writers
+        lock the row (FOR UPDATE): concurrent writes queue up, and an item deleted meanwhile
+        is a 404, not a 500."""
+        query = select(Item).where(Item.id == parse_item_id(raw_id), Item.owner_id == user.id)
+        item = await db_session.scalar(query.with_for_update() if for_update else query)
         if item is None:
             raise NotFoundException(detail="Item not found")
         return item
@@ -99,18 +110,27 @@ class ItemController(Controller):
     @get("")
     async def list_items(
         self,
+        request: Request[Any, Any, Any],
         user: User,
         db_session: AsyncSession,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_BIGINT)] = 0,
+        # Strings, checked below: Litestar's int parsing refuses "005", which the contract allows.
+        limit: Annotated[str, Parameter(pattern=r"^[0-9]+$")] = "20",
+        offset: Annotated[str, Parameter(pattern=r"^[0-9]+$")] = "0",
     ) -> ItemPage:
+        # A repeated limit/offset is a 422 (contract), not whichever one Litestar picks.
+        if any(len(request.query_params.getall(name, [])) > 1 for name in ("limit", "offset")):
+            raise ValidationException("limit and offset may appear once")
+        limit_n, offset_n = _page_number(limit, 1, 100), _page_number(offset, 0, MAX_BIGINT)
         owned = Item.owner_id == user.id
         total = await db_session.scalar(select(func.count()).select_from(Item).where(owned))
         items = await db_session.scalars(
-            select(Item).where(owned).order_by(Item.id).limit(limit).offset(offset)
+            select(Item).where(owned).order_by(Item.id).limit(limit_n).offset(offset_n)
         )
         return ItemPage(
-            items=[ItemOut.of(item) for item in items], total=total or 0, limit=limit, offset=offset
+            items=[ItemOut.of(item) for item in items],
+            total=total or 0,
+            limit=limit_n,
+            offset=offset_n,
         )
 
     @post("", dependencies={"payload": json_body(ItemIn)})
@@ -133,7 +153,7 @@ class ItemController(Controller):
     async def replace_item(
         self, item_id: str, payload: ItemIn, user: User, db_session: AsyncSession
     ) -> ItemOut:
-        item = await self._owned_item(db_session, user, item_id)
+        item = await self._owned_item(db_session, user, item_id, for_update=True)
         item.name = payload.name
         item.description = payload.description
         item.price = to_price(payload.price)
@@ -145,7 +165,7 @@ class ItemController(Controller):
     async def update_item(
         self, item_id: str, payload: ItemPatch, user: User, db_session: AsyncSession
     ) -> ItemOut:
-        item = await self._owned_item(db_session, user, item_id)
+        item = await self._owned_item(db_session, user, item_id, for_update=True)
         changes = {
             f: v for f in payload.__struct_fields__ if (v := getattr(payload, f)) is not UNSET
         }
@@ -160,5 +180,13 @@ class ItemController(Controller):
 
     @delete("/{item_id:str}")
     async def delete_item(self, item_id: str, user: User, db_session: AsyncSession) -> None:
-        await db_session.delete(await self._owned_item(db_session, user, item_id))
+        # One DELETE whose row count decides: of N concurrent deletes exactly one sees its row
+        # (session.delete() after a SELECT would acknowledge each of them).
+        deleted = await db_session.scalar(
+            sql_delete(Item)
+            .where(Item.id == parse_item_id(item_id), Item.owner_id == user.id)
+            .returning(Item.id)
+        )
         await db_session.commit()
+        if deleted is None:
+            raise NotFoundException(detail="Item not found")

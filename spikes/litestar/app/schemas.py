@@ -8,6 +8,7 @@ ValueError msgspec reports as a validation error.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -15,10 +16,10 @@ import msgspec
 from app.models import Item, User
 
 # PostgreSQL text cannot hold NUL: in stored strings it is a validation error, not a database error.
-# (The password is only ever hashed, so it may hold any character.)
+# The password too: no request string may hold NUL (contract).
 _NO_NUL = r"\A[^\x00]*\Z"
 Username = Annotated[str, msgspec.Meta(min_length=3, max_length=32, pattern=r"\A[A-Za-z0-9_]+\Z")]
-Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128)]
+Password = Annotated[str, msgspec.Meta(min_length=8, max_length=128, pattern=_NO_NUL)]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=_NO_NUL)]
 Description = Annotated[str, msgspec.Meta(max_length=1000, pattern=_NO_NUL)]
 # float, not Decimal: msgspec would accept a Decimal from a JSON string ("12").
@@ -77,11 +78,16 @@ class TokenOut(msgspec.Struct):
     token_type: str = "bearer"
 
 
+def _price_json(price: Decimal) -> int | float:
+    return int(price) if price == price.to_integral_value() else float(price)
+
+
 class ItemOut(msgspec.Struct):
     id: int
     name: str
     description: str | None
-    price: float  # NUMERIC(9,2) as a JSON number (12.5), not msgspec's default string "12.50"
+    # NUMERIC(9,2) as the shortest JSON number (3, 12.5), not msgspec's string "12.50" nor 3.0
+    price: int | float
     created_at: datetime
     updated_at: datetime
 
@@ -91,7 +97,7 @@ class ItemOut(msgspec.Struct):
             id=item.id,
             name=item.name,
             description=item.description,
-            price=float(item.price),
+            price=_price_json(item.price),
             created_at=item.created_at,
             updated_at=item.updated_at,
         )

@@ -10,7 +10,9 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
-from litestar.security.jwt import JWTAuth, Token
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AuthenticationResult
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from app.config import settings
 from app.db import alchemy_config
@@ -50,11 +52,26 @@ async def retrieve_user(
     return await session.get(User, int(token.sub))
 
 
+class BearerMiddleware(JWTAuthenticationMiddleware):
+    """Litestar takes whatever follows the first space as the token, whatever the scheme; the
+    contract (RFC 7235) wants `Bearer` in any case, then one or more spaces, then the token."""
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get(self.auth_header, "").strip(" ").partition(" ")
+        token = token.lstrip(" ")
+        if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
+            raise NotAuthorizedException("Missing or malformed bearer token")
+        return await self.authenticate_token(encoded_token=token, connection=connection)
+
+
 jwt_auth = JWTAuth[User, Token](
     token_secret=settings.jwt_secret,
     algorithm="HS256",
     retrieve_user_handler=retrieve_user,
     exclude=["^/health$", "^/auth/", "^/schema"],
+    authentication_middleware_class=BearerMiddleware,
 )
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.body import JSONRoute
 from app.config import settings
 from app.db import SessionDep
 from app.errors import ApiError
@@ -11,7 +12,7 @@ from app.models import User
 from app.schemas import LoginRequest, RegisterRequest, TokenOut, UserOut
 from app.security import CurrentUser, create_access_token, hash_password, password_matches
 
-router = APIRouter()
+router = APIRouter(route_class=JSONRoute)
 
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=UserOut)
