@@ -93,7 +93,7 @@ def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "errors; writes run.json",
     )
     add_bench_options(k)
-    from harness.soak import add_options
+    from harness.run.soak import add_options
 
     add_options(k)
 
@@ -205,8 +205,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
-    from harness.progress import ConsoleProgress
-    from harness.runner import Bench, BenchConfig
+    from harness.run.progress import ConsoleProgress
+    from harness.run.runner import Bench, BenchConfig
 
     preset = QUICK if args.quick else {"trials": 3, "warmup_s": 5.0, "measure_s": 15.0}
     inter = QUICK_INTERLEAVED if args.quick else {}
@@ -240,7 +240,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         slo_p99_ms=args.slo_p99_ms,
     )
     if args.command == "soak":
-        from harness.soak import rate_from
+        from harness.run.soak import rate_from
 
         config.open_rate = rate_from(args)
         config.soak = True
@@ -302,7 +302,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
 
 def print_documents(console: Console, folder: Path) -> None:
     """Report and decision record from the run file; a problem there is shown, not fatal."""
-    from harness.documents import decision_summary, write_documents
+    from harness.decide.documents import decision_summary, write_documents
 
     labels = {"decision.md": "decision record", "score.json": "scores"}
     written, problems = write_documents(folder)
@@ -320,8 +320,8 @@ def print_documents(console: Console, folder: Path) -> None:
 
 def print_summary(console: Console, run: dict[str, Any]) -> None:
     """The run's figures with the same estimate, interval and ranks as report.md."""
-    from harness import rundata as rd
-    from harness.report import vs_best
+    from harness.decide.report import vs_best
+    from harness.results import rundata as rd
 
     interleaved = rd.design(run) == "interleaved"
     table = Table(title=f"spikebench run {run['run_id']}: {rd.estimator(run)}")
@@ -370,8 +370,8 @@ def print_summary(console: Console, run: dict[str, Any]) -> None:
 
 def cmd_setup(args: argparse.Namespace) -> int:
     from harness.manifest import discover_spikes
-    from harness.postgres import find_binaries
-    from harness.spikeenv import ensure_env
+    from harness.run.postgres import find_binaries
+    from harness.run.spikeenv import ensure_env
 
     console = make_console()
     bindir, source = find_binaries()
@@ -383,7 +383,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from harness.resultfile import load_run
+    from harness.results.resultfile import load_run
 
     for path in args.runs:
         run = load_run(path)
@@ -407,9 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench(sub)
     validate = sub.add_parser("validate", help="check result files against the schema")
     validate.add_argument("runs", nargs="+", type=Path, help="results/<run-id> folders or run.json")
-    from harness import compare, crosscheck, inspect, listing, precision, report, score, serve
+    from harness import listing
+    from harness.decide import compare, documents, precision, report
+    from harness.run import crosscheck, inspect, serve
 
-    for reader in (report, compare, score, inspect, precision, serve, listing, crosscheck):
+    for reader in (report, compare, documents, inspect, precision, serve, listing, crosscheck):
         reader.add_parser(sub)
     for subparser in sub.choices.values():
         subparser.formatter_class = HelpFormatter

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from harness.manifest import Parity, SpikeManifest, load_parity
-from harness.postgres import Postgres, free_port, postgres_server
-from harness.seed import seed_password_hash
-from harness.server import SpikeServer
-from harness.spikeenv import ensure_env
+from harness.run.postgres import Postgres, free_port, postgres_server
+from harness.run.seed import seed_password_hash
+from harness.run.server import SpikeServer
+from harness.run.spikeenv import ensure_env
 
 TEST_TEMPLATE = "spikebench_test_template"
 TEST_USERS, TEST_ITEMS_PER_USER = 20, 5

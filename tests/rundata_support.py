@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.resultfile import RUN_FILE, validate
-from harness.runner import aggregate
+from harness.results.resultfile import RUN_FILE, validate
+from harness.run.runner import aggregate
 
 DATA_RUN = Path(__file__).parent / "data" / "small-run"
 

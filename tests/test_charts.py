@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness import charts
-from harness import rundata as rd
+from harness.decide import charts
+from harness.results import rundata as rd
 from tests.rundata_support import load_data
 
 

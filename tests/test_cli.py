@@ -17,8 +17,8 @@ import pytest
 
 from harness import __version__
 from harness.cli import build_parser, main
-from harness.documents import write_documents
-from harness.resultfile import RUN_FILE, write_atomic
+from harness.decide.documents import write_documents
+from harness.results.resultfile import RUN_FILE, write_atomic
 from tests.rundata_support import copy_data, load_data, write_run
 
 REPO = Path(__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ def test_progress_lines_on_a_pipe_keep_the_validity_flag() -> None:
 
     from rich.console import Console
 
-    from harness.progress import ConsoleProgress
+    from harness.run.progress import ConsoleProgress
 
     buf = io.StringIO()
     progress = ConsoleProgress(Console(file=buf, width=300, soft_wrap=True))

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from harness import rundata as rd
 from harness.cli import main
-from harness.compare import EXIT_REGRESSION, compare_runs, differences, judge
-from harness.stats import summarize
+from harness.decide.compare import EXIT_REGRESSION, compare_runs, differences, judge
+from harness.results import rundata as rd
+from harness.results.stats import summarize
 from tests.rundata_support import load_data, scale_metric, variant, write_run
 
 

@@ -1,4 +1,4 @@
-"""The compose runtime (harness/runtime_compose.py).
+"""The compose runtime (harness/run/runtime_compose.py).
 
 The pure parts (cgroup discovery, the sampler's arithmetic, engine stats parsing) are checked
 everywhere. The real thing, a --quick bench of one spike through containers, runs only inside
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.postgres import SERVER_SETTINGS
-from harness.resultfile import validate
-from harness.runtime_compose import Cgroup, CgroupSampler, engine_cli, parse_size
+from harness.results.resultfile import validate
+from harness.run.postgres import SERVER_SETTINGS
+from harness.run.runtime_compose import Cgroup, CgroupSampler, engine_cli, parse_size
 
 REAL = os.environ.get("SPIKEBENCH_CONTAINERS") == "1"
 SPIKE = os.environ.get("SPIKEBENCH_SMOKE_SPIKE", "flask")

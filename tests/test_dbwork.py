@@ -1,4 +1,4 @@
-"""harness/dbwork.py against a real PostgreSQL: counters, deltas, and an N+1 made visible."""
+"""harness/run/dbwork.py against a real PostgreSQL: counters, deltas, and an N+1 made visible."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness import dbwork
-from harness.postgres import Postgres, has_pg_stat_statements, start_embedded
+from harness.run import dbwork
+from harness.run.postgres import Postgres, has_pg_stat_statements, start_embedded
 
 OWNERS, ITEMS = 5, 20
 

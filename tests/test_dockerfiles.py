@@ -17,7 +17,7 @@ import yaml
 
 from harness.manifest import SpikeManifest, discover_spikes, load_parity
 from harness.paths import REPO_ROOT
-from harness.postgres import SERVER_SETTINGS
+from harness.run.postgres import SERVER_SETTINGS
 
 SPIKES = discover_spikes()
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"

@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 import pytest
 
-from harness.resultfile import validate
+from harness.results.resultfile import validate
 
 FIXTURES = Path(__file__).parent / "fixtures" / "spikes"
 SHORT = ["--design", "trials", "--trials", "1", "--warmup", "1", "--duration", "3",

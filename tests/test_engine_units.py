@@ -15,9 +15,9 @@ import pytest
 from harness.errors import ConfigError
 from harness.manifest import discover_spikes, load_manifest, load_parity
 from harness.paths import REPO_ROOT, SCENARIOS_DIR, SPIKES_DIR
-from harness.runner import aggregate, default_cpu_sets, parse_cpus, plan_trials
+from harness.results.stats import summarize, welch
+from harness.run.runner import aggregate, default_cpu_sets, parse_cpus, plan_trials
 from harness.scenario import DEFAULT_SCENARIOS, TASK_NAMES, load_scenario, select_scenarios
-from harness.stats import summarize, welch
 
 SPIKES = discover_spikes()
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import inspect as insp
 from harness.cli import main
 from harness.manifest import Parity, SpikeManifest, discover_spikes, load_manifest
-from harness.postgres import Postgres
-from harness.spikeenv import ensure_env
+from harness.run import inspect as insp
+from harness.run.postgres import Postgres
+from harness.run.spikeenv import ensure_env
 
 SOURCE = '''"""Module docstring
 spanning two lines."""
@@ -132,7 +132,7 @@ def test_bench_records_inspection_in_the_result_file() -> None:
 def test_a_failing_inspection_never_costs_the_bench(
     flask: SpikeManifest, parity: Parity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.resultfile import validate
+    from harness.results.resultfile import validate
     from tests.rundata_support import load_data
 
     def broken(*args: object) -> tuple[int, int]:

@@ -16,16 +16,17 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from harness import rundata as rd
-from harness import slices
 from harness.cli import print_summary
-from harness.compare import compare_runs
-from harness.decision import throughput_points
-from harness.precision import rank_agreement, render
-from harness.report import build, render_md
-from harness.resultfile import load_run, validate
-from harness.score import dirichlet_wins, load_criteria, score_run
-from harness.stats import TRIALS_ESTIMATOR
+from harness.decide.compare import compare_runs
+from harness.decide.criteria import load_criteria
+from harness.decide.decision import throughput_points
+from harness.decide.precision import rank_agreement, render
+from harness.decide.report import build, render_md
+from harness.decide.score import dirichlet_wins, score_run
+from harness.results import rundata as rd
+from harness.results import slices
+from harness.results.resultfile import load_run, validate
+from harness.results.stats import TRIALS_ESTIMATOR
 from tests.rundata_support import DATA_RUN, load_data
 
 RATES = {"read_heavy": {"flask": 300.0, "fastapi": 300.0}, "auth_storm": {"flask": 40.0,
@@ -184,8 +185,8 @@ def with_capacity(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_capacity_leads_the_report_and_decides_performance(tmp_path: Path) -> None:
-    from harness.decision import capacity_section
-    from harness.sizing import cores_needed
+    from harness.decide.decision import capacity_section
+    from harness.decide.sizing import cores_needed
 
     rates = {"read_heavy": {"flask": 280.0, "fastapi": 300.0}}  # closed loop: fastapi ahead
     run = with_capacity(interleaved_run(rates))
@@ -206,7 +207,8 @@ def test_capacity_leads_the_report_and_decides_performance(tmp_path: Path) -> No
 
 
 def test_soak_fits_memory_growth_and_latency_drift() -> None:
-    from harness.soak import soak_figures, soak_lines
+    from harness.decide.report_capacity import soak_lines
+    from harness.run.soak import soak_figures
 
     run = {"slices": [
         {"scenario": "read_heavy", "spike": "flask", "start": 1000.0 + 60 * m, "valid": True,

@@ -19,7 +19,7 @@ import numpy as np
 import psutil
 import pytest
 
-from harness.resultfile import validate
+from harness.results.resultfile import validate
 from tests.test_engine_faults import assert_nothing_left, bench
 
 WORKERS = 2

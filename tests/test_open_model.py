@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from harness import metrics
-from harness.capacity import Search, judge_step
-from harness.interleave import open_figures
-from harness.loadgen import Loadgen, LoadgenConfig
-from harness.postgres import free_port
-from harness.procs import stop_group
-from harness.runner import Thresholds
+from harness.run import metrics
+from harness.run.capacity import Search, judge_step
+from harness.run.interleave import open_figures
+from harness.run.loadgen import Loadgen, LoadgenConfig
+from harness.run.postgres import free_port
+from harness.run.procs import stop_group
+from harness.run.runner import Thresholds
 from harness.scenario import load_scenario
 from tests.test_engine_faults import FIXTURES, assert_nothing_left
 

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness import paired, slices
-from harness.interleave import cycle_order
-from harness.probe import SpeedProbe, deviates, speed_index
+from harness.results import paired, slices
+from harness.results.slices import deviates
+from harness.run.interleave import cycle_order
+from harness.run.probe import SpeedProbe, speed_index
 
 
 def synthetic(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.report import build, render_html, render_md, write_report
+from harness.decide.report import build, render_html, render_md, write_report
 from tests.rundata_support import copy_data, load_data, variant, write_run
 
 CHART_IDS = ("chart-throughput", "chart-latency", "chart-cpu", "chart-memory", "chart-timeseries")
@@ -134,8 +134,8 @@ def test_report_of_a_missing_run_is_a_clear_error(
 
 
 def test_environment_values_are_readable() -> None:
-    from harness.report import Bullets
-    from harness.report_environment import environment
+    from harness.decide.report import Bullets
+    from harness.decide.report_environment import environment
 
     run = load_data()
     run["machine"]["cpu_governor"] = None  # as on a VM without cpufreq

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.charts import spike_colors
-from harness.documents import write_documents
+from harness.decide.charts import spike_colors
+from harness.decide.documents import write_documents
 from tests.rundata_support import copy_data, load_data
 
 CHART_IDS = ("chart-throughput", "chart-latency", "chart-cpu", "chart-memory", "chart-timeseries")

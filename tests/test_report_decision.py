@@ -8,9 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.documents import write_documents
-from harness.report import write_report
-from harness.report_decision import decision_line, fragility, reasons
+from harness.decide.documents import write_documents
+from harness.decide.report import write_report
+from harness.decide.report_decision import decision_line, fragility, reasons
 from tests.rundata_support import copy_data
 
 

@@ -10,21 +10,13 @@ from typing import Any
 
 import pytest
 
-from harness import rundata as rd
 from harness.cli import main
-from harness.documents import write_documents
+from harness.decide.criteria import CRITERIA, DEFAULT_WEIGHTS, load_criteria
+from harness.decide.documents import score_folder, write_documents
+from harness.decide.score import dirichlet_wins, score_run, shifted, weight_flips
 from harness.errors import ConfigError
 from harness.paths import REPO_ROOT
-from harness.score import (
-    CRITERIA,
-    DEFAULT_WEIGHTS,
-    dirichlet_wins,
-    load_criteria,
-    score_folder,
-    score_run,
-    shifted,
-    weight_flips,
-)
+from harness.results import rundata as rd
 from tests.rundata_support import copy_data, load_data, scale_metric, variant, write_run
 
 SHIPPED = REPO_ROOT / "decision.toml"
@@ -375,7 +367,7 @@ class FakeBench:
         self.run: dict[str, Any] = {}
 
     def execute(self) -> Path:
-        from harness.resultfile import load_run
+        from harness.results.resultfile import load_run
 
         self.run = load_run(self.folder)
         if self.fail == "before any trial":
@@ -399,12 +391,12 @@ def test_bench_ends_by_writing_report_and_decision_record(
 ) -> None:
     import signal
 
-    import harness.runner
+    import harness.run.runner
 
     folder = copy_data(tmp_path / "run")
     monkeypatch.setattr(FakeBench, "folder", folder)
     monkeypatch.setattr(FakeBench, "fail", fail)
-    monkeypatch.setattr(harness.runner, "Bench", FakeBench)
+    monkeypatch.setattr(harness.run.runner, "Bench", FakeBench)
     previous = signal.getsignal(signal.SIGTERM)
     try:
         assert main(["bench", "--runtime", "local"]) == code  # the data has invalid trials: 3

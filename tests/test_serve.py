@@ -117,7 +117,7 @@ def test_list_names_every_spike_and_scenario(capsys: pytest.CaptureFixture[str])
 def test_serve_on_an_existing_server_drops_only_its_own_database(tmp_path: Path) -> None:
     """DATABASE_URL: serve creates spikebench_serve there, drops it at the end, and leaves the
     server (not ours to stop) running."""
-    from harness.postgres import start_embedded
+    from harness.run.postgres import start_embedded
 
     external = start_embedded()
     try:

@@ -21,8 +21,8 @@ import pytest
 
 from harness.manifest import Parity, SpikeManifest, discover_spikes
 from harness.paths import CONTRACT_DIR
-from harness.seed import load_seed_module, seed_password_hash
-from harness.server import SpikeServer
+from harness.run.seed import load_seed_module, seed_password_hash
+from harness.run.server import SpikeServer
 from tests.conftest import TEST_ITEMS_PER_USER, TEST_USERS, running_spike
 
 SPIKES = discover_spikes()

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from harness.manifest import Parity, SpikeManifest
-from harness.postgres import Postgres, start_embedded
-from harness.seed import seed_password_hash
+from harness.run.postgres import Postgres, start_embedded
+from harness.run.seed import seed_password_hash
 from tests.conformance.conftest import PASSWORD, SPIKES, Spike, User, unique_username
 from tests.conftest import running_spike
 

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from harness.manifest import Parity
-from harness.postgres import Postgres
+from harness.run.postgres import Postgres
 from tests.conformance import corpus
 from tests.conformance.conftest import PASSWORD, SPIKES
 from tests.conftest import running_spike

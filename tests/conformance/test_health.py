@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from harness.manifest import Parity, SpikeManifest
-from harness.postgres import Postgres, free_port
-from harness.server import SpikeServer, http_get
-from harness.spikeenv import ensure_env
+from harness.run.postgres import Postgres, free_port
+from harness.run.server import SpikeServer, http_get
+from harness.run.spikeenv import ensure_env
 from tests.conformance.conftest import SPIKES
 
 

@@ -1,0 +1,1 @@
+"""result file → report, compare, score and decision record (they never re-run)."""

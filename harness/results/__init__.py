@@ -1,0 +1,1 @@
+"""run → result file: the file, its schema, its readers and the statistics."""

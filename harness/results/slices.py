@@ -1,0 +1,244 @@
+"""From interleaved slices to the figures a run reports: per-candidate estimates over cycles, the
+paired comparisons, the rank groups and the run's resolution.
+
+Pure functions over the slice records stored in run.json (`bench` calls them while it measures,
+to decide when to stop; readers find their output stored beside the slices).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any
+
+from harness.results import paired
+from harness.results.stats import HIGH_CV
+
+ESTIMATOR = "mean over cycles, 95% bootstrap CI (BCa)"
+# slice field → aggregate metric name (the names trials-design aggregates use)
+SLICE_METRICS = {
+    "throughput_rps": "throughput_rps",
+    "p50_ms": "p50_ms",
+    "p99_ms": "p99_ms",
+    "error_rate": "error_rate",
+    "app_cpu_ms_per_request": "app_cpu_ms_per_request",
+    "db_cpu_ms_per_request": "db_cpu_ms_per_request",
+}
+
+
+FLAG_DEVIATION = 0.10  # a probe this far from the run's median flags the slices around it
+
+
+def deviates(ms: float, median_ms: float, limit: float = FLAG_DEVIATION) -> bool:
+    return bool(median_ms) and abs(ms / median_ms - 1.0) > limit
+
+
+def median_probe(slices: Sequence[dict[str, Any]]) -> float | None:
+    probes = [s["probe_ms"] for s in slices if s.get("probe_ms")]
+    return statistics.median(probes) if probes else None
+
+
+def flag_machine(slices: list[dict[str, Any]], limit: float) -> None:
+    """Mark slices whose surrounding probe is far from the run's median speed (in place)."""
+    med = median_probe(slices)
+    for s in slices:
+        s["machine_deviation"] = bool(
+            med and s.get("probe_ms") and deviates(s["probe_ms"], med, limit)
+        )
+
+
+def usable(s: dict[str, Any]) -> bool:
+    return bool(s.get("valid")) and not s.get("machine_deviation")
+
+
+def value(s: dict[str, Any], metric: str, probe_median: float | None, normalise: bool) -> Any:
+    """A slice's metric; normalised by the probe: a slice taken while the probe ran 10 % slow
+    has its throughput scaled up 10 % (and its per-request costs scaled down)."""
+    v = s.get(metric)
+    if v is None or not normalise or not probe_median or not s.get("probe_ms"):
+        return v
+    factor = s["probe_ms"] / probe_median
+    return v * factor if metric == "throughput_rps" else v / factor
+
+
+def cycle_table(
+    slices: Sequence[dict[str, Any]],
+    scenario: str,
+    spikes: Sequence[str],
+    metric: str,
+    normalise: bool = False,
+) -> dict[str, list[float | None]]:
+    """spike → value per cycle (None where that spike's slice is missing or unusable)."""
+    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+    cycles = sorted({s["cycle"] for s in mine})
+    med = median_probe(mine)
+    table: dict[str, list[float | None]] = {sp: [None] * len(cycles) for sp in spikes}
+    index = {c: i for i, c in enumerate(cycles)}
+    for s in mine:
+        if s["spike"] in table and usable(s):
+            table[s["spike"]][index[s["cycle"]]] = value(s, metric, med, normalise)
+    return table
+
+
+def summary(values: Sequence[float | None], seed: int) -> dict[str, Any]:
+    """The aggregate summary shape of run.json, with the bootstrap interval of the mean."""
+    vals = [float(v) for v in values if v is not None]
+    n = len(vals)
+    if not n:
+        return {"n": 0, "median": None, "mean": None, "stdev": None, "ci95": None, "cv": None,
+                "values": []}  # fmt: skip
+    interval = paired.mean_interval(vals, seed)
+    mean = statistics.fmean(vals)
+    return {
+        "n": n,
+        "median": statistics.median(vals),
+        "mean": mean,
+        "stdev": statistics.stdev(vals) if n > 1 else 0.0,
+        "ci95": [interval.lo, interval.hi] if interval else None,
+        "cv": paired.cv(vals),
+        "values": vals,
+    }
+
+
+def analyse(
+    slices: Sequence[dict[str, Any]],
+    scenario: str,
+    spikes: Sequence[str],
+    target: float,
+    seed: int = 0,
+    normalise: bool = False,
+    floor: float = 0.0,
+) -> dict[str, Any]:
+    """Estimates, paired ratios to the best, rank groups and the resolution of one scenario.
+
+    `floor` is a resolution known from elsewhere (an A/A pair): nothing smaller is ranked."""
+    thr = cycle_table(slices, scenario, spikes, "throughput_rps", normalise)
+    est = {sp: statistics.fmean(v) for sp, vs in thr.items() if (v := [x for x in vs if x])}
+    out: dict[str, Any] = {
+        "scenario": scenario,
+        "cycles": len(next(iter(thr.values()), [])),
+        "target": target,
+        "normalised_by_probe": normalise,
+        "best": None,
+        "ratios_to_best": {},
+        "pairs": [],
+        "resolution": None,
+        "resolution_reached": False,
+        "ranking": [],
+    }
+    if not est:
+        return out
+    order = sorted(est, key=lambda sp: -est[sp])
+    best = order[0]
+    out["best"] = best
+    ratios = {}
+    for sp in order[1:]:
+        p = paired.paired_ratio(thr[sp], thr[best], seed)
+        u = paired.unpaired_ratio(thr[sp], thr[best], seed)
+        ratios[sp] = p
+        out["ratios_to_best"][sp] = {
+            "paired": p.to_dict() if p else None,
+            "unpaired": u.to_dict() if u else None,
+        }
+    widths = [r.half_width for r in ratios.values() if r is not None]
+    resolution = max(widths) if widths else None
+    out["resolution"] = resolution
+    out["resolution_reached"] = len(order) > 1 and paired.resolution_reached(
+        list(ratios.values()), target
+    )
+    threshold = max(resolution or 0.0, floor)
+    pair_cache: dict[tuple[str, str], paired.Interval | None] = {}
+
+    def separated(a: str, b: str) -> bool:
+        if (a, b) not in pair_cache:
+            pair_cache[(a, b)] = paired.paired_ratio(thr[a], thr[b], seed)
+        return paired.distinguishable(pair_cache[(a, b)], threshold)
+
+    groups = paired.rank_groups(order, separated)
+    out["ranking"] = [
+        {"spike": sp, "rank": rank, "tied_with_previous": tied, "throughput_rps": est[sp]}
+        for sp, rank, tied in groups
+    ]
+    out["pairs"] = [
+        {"a": a, "b": b, "paired": r.to_dict() if r else None}
+        for (a, b), r in sorted(pair_cache.items())
+    ]
+    out["ranking_threshold"] = threshold
+    return out
+
+
+def aggregates(
+    slices: Sequence[dict[str, Any]],
+    scenario: str,
+    spikes: Sequence[str],
+    records: dict[str, dict[str, Any]],
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """run.json aggregates for the interleaved design: per-cycle metrics with bootstrap CIs;
+    memory and startup (one process per spike and scenario) from the spike's record."""
+    out = []
+    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+    for sp in spikes:
+        own = [s for s in mine if s["spike"] == sp]
+        metrics = {
+            name: summary(cycle_table(slices, scenario, [sp], field)[sp], seed)
+            for field, name in SLICE_METRICS.items()
+        }
+        rec = records.get(sp) or {}
+        m = rec.get("metrics") or {}
+        for name, path in (
+            ("idle_rss_bytes", ("memory", "idle_rss_bytes")),
+            ("peak_rss_bytes", ("memory", "peak_rss_bytes")),
+            ("peak_pss_bytes", ("memory", "peak_pss_bytes")),
+            ("startup_seconds", ("startup_seconds",)),
+        ):
+            v: Any = m
+            for key in path:
+                v = v.get(key) if isinstance(v, dict) else None
+            metrics[name] = summary([v] if isinstance(v, int | float) else [], seed)
+        good = [s for s in own if usable(s)]
+        warnings = []
+        cv = metrics["throughput_rps"]["cv"]
+        if cv is not None and cv > HIGH_CV:
+            warnings.append(
+                f"high_cv: throughput varies {cv:.0%} between cycles (> {HIGH_CV:.0%}); the "
+                "paired comparison cancels what the candidates share"
+            )
+        if len(good) < len(own):
+            warnings.append(f"{len(own) - len(good)} of {len(own)} slices left out")
+        if len(good) < 2:
+            warnings.append("fewer than 2 usable slices: no confidence interval")
+        out.append(
+            {
+                "spike": sp,
+                "scenario": scenario,
+                "trials": 1 if rec else 0,
+                "valid_trials": 1 if rec.get("valid") else 0,
+                "slices": len(own),
+                "usable_slices": len(good),
+                "metrics": metrics,
+                "warnings": warnings,
+            }
+        )
+    return out
+
+
+def relative_table(
+    slices: Sequence[dict[str, Any]], scenario: str, spikes: Sequence[str], metric: str
+) -> dict[str, list[float]]:
+    """spike → per cycle, its value ÷ the geometric mean of the other candidates' values in the
+    same cycle. What the whole machine did to every candidate cancels; what changed in one
+    candidate stays. Cycles where any of them is missing are skipped."""
+    table = cycle_table(slices, scenario, spikes, metric)
+    out: dict[str, list[float]] = {sp: [] for sp in spikes}
+    if len(spikes) < 2:
+        return out
+    for i in range(len(next(iter(table.values())))):
+        row = {sp: table[sp][i] for sp in spikes}
+        if any(v is None or v <= 0 for v in row.values()):
+            continue
+        for sp in spikes:
+            others = [math.log(v) for o, v in row.items() if o != sp]  # type: ignore[arg-type]
+            out[sp].append(row[sp] / math.exp(sum(others) / len(others)))  # type: ignore[operator]
+    return out

@@ -1,0 +1,1 @@
+"""scenario → run: the engine, its runtimes, load generation and sampling."""

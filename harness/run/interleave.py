@@ -1,0 +1,569 @@
+"""The interleaved design: every candidate of a scenario runs at once, load is given to one at a
+time in short slices, in a new random order every cycle.
+
+Candidates measured seconds apart see the same machine; comparing them within a cycle cancels the
+host's slow drift (shared/measuring.md). Each candidate keeps one server process and one Locust
+for the whole scenario: Locust is paused and resumed at a gate (scenarios/locustfile.py), so a
+slice costs no process start, no re-login and no warm-up beyond a short lead-in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import psutil
+
+from harness.errors import ConfigError, SpikeStartError
+from harness.manifest import SpikeManifest
+from harness.results import slices
+from harness.run import metrics
+from harness.run.dbwork import trial_db_work
+from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
+from harness.run.metadata import utc_now
+from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
+from harness.run.postgres import free_port
+from harness.run.runtime import SpikeHandle
+from harness.run.seed import load_seed_module
+from harness.scenario import Scenario
+
+if TYPE_CHECKING:
+    from harness.run.runner import Bench
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One column of the comparison: a spike, or its A/A twin (same code, own process)."""
+
+    name: str
+    manifest: SpikeManifest
+    aa_of: str | None = None
+
+
+def candidates(spikes: list[SpikeManifest], aa: str | None) -> list[Candidate]:
+    out = [Candidate(s.name, s) for s in spikes]
+    if aa:
+        found = [s for s in spikes if s.name == aa]
+        if not found:
+            raise ConfigError(f"--aa {aa}: no such spike among {[s.name for s in spikes]}")
+        out.append(Candidate(f"{aa}-aa", found[0], aa_of=aa))
+    return out
+
+
+def cycle_order(names: list[str], rng: random.Random) -> list[str]:
+    """Every candidate once, in a fresh random order (position effects average out)."""
+    order = list(names)
+    rng.shuffle(order)
+    return order
+
+
+def split_autovacuum(procs: list[psutil.Process]) -> tuple[list[Any], list[Any]]:
+    """PostgreSQL's processes without and with its autovacuum workers: a vacuum of one
+    candidate's tables may run during another's slice, so its CPU is kept apart, not billed."""
+    db, vacuum = [], []
+    for proc in procs:
+        try:
+            title = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
+        (vacuum if "autovacuum worker" in title else db).append(proc)
+    return db, vacuum
+
+
+def open_figures(
+    rows: metrics.Requests,
+    rate: float,
+    seconds: float,
+    th: Any,
+    done: metrics.Requests | None = None,
+    window: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """An open-model slice: offered vs achieved, schedule lag, and the lag guard.
+
+    `rows` are the arrivals intended inside the window (each a row, answered late or not);
+    `done` and `window` give the answers completed inside it: the achieved rate. A send later
+    than its intended time by more than the tolerance (p90) means the generator fell behind (its
+    CPU, or the in-flight cap): `lagging`, whose figures would be the generator's."""
+    n = len(rows)
+    lag = rows.lag
+    late = float((lag > th.lag_tolerance_ms).mean()) if n else 0.0
+    p90_lag = float(np.percentile(lag, 90)) if n else None
+    lagging = n == 0 or (p90_lag is not None and p90_lag > th.lag_tolerance_ms)
+    lat = metrics.latency(rows.ms)
+    completed = n
+    if done is not None and window is not None:
+        ends = done.start + done.ms / 1000
+        completed = int(((ends >= window[0]) & (ends < window[1])).sum())
+    return {
+        "offered_rps": rate,
+        "arrivals_rps": n / seconds if seconds > 0 else 0.0,
+        "achieved_rps": completed / seconds if seconds > 0 else 0.0,
+        "late_share": late,
+        "lag_p90_ms": p90_lag,
+        "lag_max_ms": float(lag.max()) if n else None,
+        "p99_9_ms": lat["p99_9"],
+        "lagging": bool(lagging),
+    }
+
+
+def steal_seconds(cpus: list[int]) -> float:
+    per_cpu = psutil.cpu_times(percpu=True)
+    return sum(getattr(per_cpu[i], "steal", 0.0) for i in cpus)
+
+
+@dataclass
+class Live:
+    """A candidate while its scenario runs."""
+
+    cand: Candidate
+    record: dict[str, Any]
+    raw_dir: Path
+    dbname: str
+    handle: SpikeHandle | None = None
+    loadgen: Loadgen | None = None
+    tail: metrics.RowTail | None = None
+    cpu: TreeCPU = field(default_factory=TreeCPU)
+    lg_cpu: TreeCPU = field(default_factory=TreeCPU)
+    parts: list[metrics.Requests] = field(default_factory=list)
+    measured_s: float = 0.0
+    app_cpu_s: float = 0.0
+    db_cpu_s: float = 0.0
+    peak: tuple[int, int] = (0, 0)
+    idle: tuple[int, int] = (0, 0)
+    dead: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.cand.name
+
+    def running(self) -> bool:
+        return not self.dead and self.handle is not None and self.handle.alive()
+
+
+class InterleavedScenario:
+    """One scenario of an interleaved run: start all, warm each, slice, keep every slice."""
+
+    def __init__(
+        self, bench: Bench, scenario: Scenario, cands: list[Candidate], end: float, number: int
+    ) -> None:
+        self.bench, self.scenario, self.cands = bench, scenario, cands
+        self.end = end  # monotonic time by which the cycles must have stopped
+        self.number = number
+        cfg = bench.config
+        self.cfg = cfg
+        self.rng = random.Random(int(cfg.order_seed or 0) * 1000 + number)
+        self.lives: list[Live] = []
+        self.db_cpu = TreeCPU()
+        self.vacuum_cpu = TreeCPU()
+        self.sut = bench.sut_cpu_list
+        self.t0 = time.time()
+        self.sampler_cpu_s = 0.0
+        self.stop_reason = "not started"
+        if cfg.open_rate:
+            self.model = "open"
+
+    model: str | None = None  # None: the scenario's own [load] model; "open" for capacity
+    id_suffix = ""  # capacity searches keep their raw files apart: "<scenario>-capacity-<spike>"
+
+    def register(self, record: dict[str, Any]) -> None:
+        self.bench.run["trials"].append(record)
+
+    def own_slices(self, spike: str) -> list[dict[str, Any]]:
+        return [s for s in self.bench.run["slices"]
+                if s["scenario"] == self.scenario.name and s["spike"] == spike
+                and s.get("phase") is None]  # fmt: skip
+
+    def warm_rate(self) -> float:
+        return float(self.cfg.open_rate or self.scenario.load.rate or 10.0)
+
+    # -- the scenario -------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        try:
+            self._start_all()
+            self._cycles()
+        finally:
+            self._finish()
+        return self.bench.run["analysis"].get(self.scenario.name, {})
+
+    def _start_all(self) -> None:
+        b, run_key = self.bench, self.bench.run_id.replace("-", "_").lower()
+        assert b.db is not None and b.runtime is not None and b.folder is not None
+        for i, cand in enumerate(self.cands, start=1):
+            trial_id = f"{self.scenario.name}{self.id_suffix}-{cand.name}"
+            raw_dir = b.folder / "raw" / trial_id
+            raw_dir.mkdir(parents=True, exist_ok=True)
+            record = b.new_record(trial_id, len(b.run["trials"]) + 1, 1, cand.name, self.scenario)
+            record["design"] = "interleaved"
+            self.register(record)
+            live = Live(cand, record, raw_dir, f"sb_{run_key}_{self.number:02d}_{i:02d}")
+            self.lives.append(live)
+            url = b.db.create_database(live.dbname, template=b.template)
+            try:
+                live.handle = b.runtime.start_spike(
+                    cand.manifest, url, b.parity, free_port(), self.cfg.sut_cpus,
+                    raw_dir / "spike.log",
+                )  # fmt: skip
+            except SpikeStartError as exc:
+                live.dead = True
+                record["invalid_reasons"].append("start_failed")
+                record["error"] = str(exc)
+                b.progress.warn(f"{trial_id}: spike failed to start: {str(exc)[:300]}")
+                continue
+            record["command"] = live.handle.command
+        time.sleep(1.0)  # let the workers settle before the idle reading
+        for live in self.lives:
+            if live.running():
+                assert live.handle is not None
+                live.idle = tree_memory(live.handle.processes())
+        for live in self.lives:
+            if live.running():
+                self._warm(live)
+        b.save()
+
+    def _warm(self, live: Live) -> None:
+        """Start its Locust with the gate open (users spawn and log in), then pause it."""
+        assert live.handle is not None
+        live.loadgen = Loadgen(
+            self.scenario,
+            live.handle.base_url,
+            live.raw_dir,
+            LoadgenConfig(
+                warmup_s=self.cfg.warmup_s,
+                measure_s=0.0,
+                seed_users=self.cfg.seed_users,
+                seed_items=self.cfg.seed_items,
+                seed_password=load_seed_module().SEED_PASSWORD,
+                random_seed=int(self.cfg.order_seed or 0) + live.record["index"],
+                cpus=self.cfg.loadgen_cpus,
+                users=self.cfg.users,
+                gated=True,
+                run_time_s=max(self.end - time.monotonic(), 0) + 300,
+                model=self.model,
+            ),
+        )
+        if live.loadgen.open:
+            live.loadgen.set_rate(self.warm_rate())
+        live.loadgen.start()
+        live.record["loadgen_command"] = live.loadgen.command
+        live.tail = metrics.RowTail(live.raw_dir)
+        time.sleep(self.cfg.warmup_s)
+        try:
+            live.loadgen.pause()
+        except LoadgenError as exc:
+            self._lose(live, "no_load", f"load generator failed in warm-up: {exc}")
+            return
+        live.tail.read()  # warm-up rows are not measured
+        if not live.running():
+            self._lose(live, "spike_crashed", "the spike died during warm-up")
+
+    def _cycles(self) -> None:
+        b, cfg = self.bench, self.cfg
+        cycle, last = 0, None
+        self.stop_reason = "budget spent"
+        while True:
+            names = [lv.name for lv in self.lives if lv.running()]
+            if not names:
+                self.stop_reason = "no candidate left running"
+                return
+            est = last or len(names) * (cfg.slice_s + cfg.lead_in_s + 0.3)
+            if cycle >= 2 and time.monotonic() + est > self.end:
+                return
+            cycle += 1
+            started = time.monotonic()
+            rate = cfg.open_rate or (self.scenario.load.rate if self.scenario.open else None)
+            for name in cycle_order(names, self.rng):
+                live = next(lv for lv in self.lives if lv.name == name)
+                if live.running():
+                    b.run["slices"].append(self._slice(live, cycle, rate=rate))
+            last = time.monotonic() - started
+            analysis = b.analyse(self.scenario.name, [c.name for c in self.cands])
+            b.save()
+            b.progress.message(self._cycle_line(cycle, analysis))
+            if cycle >= cfg.min_cycles and analysis.get("resolution_reached"):
+                self.stop_reason = "resolution reached"
+                return
+            if b.interrupt_requested:
+                raise KeyboardInterrupt
+
+    def _cycle_line(self, cycle: int, analysis: dict[str, Any]) -> str:
+        res = analysis.get("resolution")
+        left = max(self.end - time.monotonic(), 0)
+        shown = f"±{res:.1%}" if res is not None else "–"
+        return (
+            f"{self.scenario.name} cycle {cycle}: resolution {shown} "
+            f"(target ±{self.cfg.resolution:.0%}), {left:.0f} s of budget left"
+        )
+
+    # -- one slice ----------------------------------------------------------------------------
+
+    def _counters(self, active: Live) -> dict[str, Any]:
+        t_cpu = time.thread_time()
+        out: dict[str, Any] = {"t": time.time(), "spikes": {}}
+        for live in self.lives:
+            if live.running():
+                assert live.handle is not None
+                out["spikes"][live.name] = live.cpu.read(live.handle.processes())
+        db, vacuum = split_autovacuum(self.bench.db_processes())
+        out["db"] = self.db_cpu.read(db)
+        out["vacuum"] = self.vacuum_cpu.read(vacuum)
+        assert active.loadgen is not None
+        active.lg_cpu.read(active.loadgen.processes())
+        out["lg"] = dict(active.lg_cpu.last)
+        out["busy"] = busy_seconds(self.sut)
+        out["steal"] = steal_seconds(self.sut)
+        self.sampler_cpu_s += time.thread_time() - t_cpu
+        return out
+
+    def _slice(
+        self, live: Live, cycle: int, rate: float | None = None, seconds: float | None = None
+    ) -> dict[str, Any]:
+        """One slice of load for `live`: closed-loop, or open at `rate` req/s."""
+        cfg, b = self.cfg, self.bench
+        assert live.loadgen is not None and live.tail is not None and live.handle is not None
+        length = seconds or cfg.slice_s
+        probe_before = b.probe.probe()
+        resumed = time.time()
+        live.loadgen.resume(rate)
+        time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
+        a = self._counters(live)
+        time.sleep(length / 2)
+        mid = tree_memory(live.handle.processes())
+        time.sleep(max(a["t"] + length - time.time(), 0))
+        z = self._counters(live)
+        error, paused, ack = None, time.time(), None
+        try:
+            ack = live.loadgen.pause()
+        except LoadgenError as exc:
+            error = str(exc)
+        end_mem = tree_memory(live.handle.processes())
+        every = live.tail.read()
+        rows = every.window(a["t"], z["t"])
+        rec = self._slice_record(live, cycle, a, z, rows, probe_before, b.probe.probe())
+        # what slicing could distort, measured per slice (README: "What slicing must not distort")
+        half = (a["t"] + z["t"]) / 2
+        lead = every.window(resumed, a["t"])
+        rec["lead_in_rps"] = len(lead) / max(a["t"] - resumed, 1e-6)
+        rec["first_half_rps"] = len(rows.window(a["t"], half)) / max(half - a["t"], 1e-6)
+        rec["second_half_rps"] = len(rows.window(half, z["t"])) / max(z["t"] - half, 1e-6)
+        rec["pause_ms"] = 1000 * (float(ack["t"]) - paused) if ack else None
+        if rate is not None:
+            rec.update(open_figures(rows, rate, rec["seconds"], cfg.thresholds, every,
+                                    (a["t"], z["t"])))  # fmt: skip
+            if rec["lagging"]:
+                rec["invalid_reasons"].append("loadgen_lagging")
+                rec["valid"] = False
+        live.peak = tuple(max(x, y, w) for x, y, w in zip(live.peak, mid, end_mem, strict=True))  # type: ignore[assignment]
+        rec["peak_rss_bytes"] = max(mid[0], end_mem[0])
+        if error or not live.running():
+            rec["invalid_reasons"].append("spike_crashed" if not live.running() else "no_load")
+            rec["valid"] = False
+            self._lose(live, rec["invalid_reasons"][-1], error or "the spike died during a slice")
+        if slices.usable(rec) or rec["valid"]:
+            live.parts.append(rows)
+            live.measured_s += rec["seconds"]
+            live.app_cpu_s += rec["_app_cpu_s"]
+            live.db_cpu_s += rec["_db_cpu_s"]
+        rec.pop("_app_cpu_s")
+        rec.pop("_db_cpu_s")
+        return rec
+
+    def _slice_record(
+        self,
+        live: Live,
+        cycle: int,
+        a: dict[str, Any],
+        z: dict[str, Any],
+        rows: metrics.Requests,
+        probe_before: float,
+        probe_after: float,
+    ) -> dict[str, Any]:
+        th = self.cfg.thresholds
+        seconds = z["t"] - a["t"]
+        block = metrics.throughput_block(rows, seconds)
+        n = max(len(rows), 1)
+        spikes_a, spikes_z = a["spikes"], z["spikes"]
+        app = spikes_z.get(live.name, 0.0) - spikes_a.get(live.name, 0.0)
+        idle = sum(
+            spikes_z[k] - spikes_a.get(k, spikes_z[k]) for k in spikes_z if k != live.name
+        )
+        db = z["db"] - a["db"]
+        db_on_sut = self.bench.db is not None and self.bench.db.cpus is not None
+        vac = z["vacuum"] - a["vacuum"]
+        other = max(
+            z["busy"] - a["busy"] - app - idle - ((db + vac) if db_on_sut else 0.0), 0.0
+        )
+        busiest = max(
+            ((cpu - a["lg"].get(pid, 0.0)) / seconds for pid, cpu in z["lg"].items()),
+            default=0.0,
+        )
+        lat = block["latency_ms"]
+        reasons = []
+        if busiest >= th.loadgen_cpu:
+            reasons.append("loadgen_saturated")
+        if block["requests"] == 0:
+            reasons.append("no_load")
+        elif block["error_rate"] > th.error_rate:
+            reasons.append("high_error_rate")
+        sut_n = max(len(self.sut), 1)
+        if self.cfg.sut_cpus and other / seconds / sut_n > th.noisy_neighbour:
+            reasons.append("noisy_neighbour")
+        return {
+            "scenario": self.scenario.name,
+            "cycle": cycle,
+            "spike": live.name,
+            "start": a["t"],
+            "end": z["t"],
+            "seconds": seconds,
+            "requests": block["requests"],
+            "failures": block["failures"],
+            "error_rate": block["error_rate"],
+            "server_errors": block["server_errors"],
+            "throughput_rps": block["throughput_rps"],
+            "p50_ms": lat["p50"],
+            "p90_ms": lat["p90"],
+            "p99_ms": lat["p99"],
+            "app_cpu_ms_per_request": 1000 * app / n,
+            "db_cpu_ms_per_request": 1000 * db / n,
+            "app_cpu_share": app / seconds,
+            "idle_spikes_cpu_share": idle / seconds / sut_n,
+            "other_on_sut_share": other / seconds / sut_n,
+            "loadgen_busiest_process_share": busiest,
+            "steal_share": (z["steal"] - a["steal"]) / seconds / sut_n,
+            "autovacuum_cpu_share": (z["vacuum"] - a["vacuum"]) / seconds,
+            "probe_ms": (probe_before + probe_after) / 2,
+            "probe_before_ms": probe_before,
+            "probe_after_ms": probe_after,
+            "peak_rss_bytes": None,
+            "valid": not reasons,
+            "invalid_reasons": reasons,
+            "machine_deviation": False,
+            "_app_cpu_s": app,
+            "_db_cpu_s": db,
+        }
+
+    # -- endings ------------------------------------------------------------------------------
+
+    def _lose(self, live: Live, reason: str, text: str) -> None:
+        """A candidate that cannot go on: its record says why; its finished slices stay."""
+        live.dead = True
+        rec = live.record
+        if reason not in rec["invalid_reasons"]:
+            rec["invalid_reasons"].append(reason)
+        tail = live.handle.log_tail(1200) if live.handle is not None else ""
+        rec["error"] = f"{text}; log tail:\n{tail}" if tail else text
+        self.bench.progress.warn(f"{rec['id']}: {text}; its finished slices are kept")
+        if live.loadgen is not None:
+            live.loadgen.stop()
+
+    def _finish(self) -> None:
+        """Close every record and stop everything; a Ctrl-C meanwhile waits until that is done
+        (a half-closed scenario would lose its last records)."""
+        deferred: list[int] = []
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: deferred.append(signum))
+        try:
+            self._close_all()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if deferred:
+            raise KeyboardInterrupt
+
+    def _close_all(self) -> None:
+        b = self.bench
+        for live in self.lives:
+            with contextlib.suppress(Exception):
+                if live.loadgen is not None:
+                    live.loadgen.stop()
+            with contextlib.suppress(Exception):
+                self._close_record(live)
+            with contextlib.suppress(Exception):
+                self._db_work(live)
+            if live.handle is not None:
+                with contextlib.suppress(Exception):
+                    live.handle.stop()
+            assert b.db is not None
+            with contextlib.suppress(Exception):
+                b.db.drop_database(live.dbname)
+        self.finish_note()
+        b.run["overhead"].setdefault("sampler_cpu_s", 0.0)
+        b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s
+
+    def _db_work(self, live: Live) -> None:
+        """DB work per request (harness/run/dbwork.py), from the candidate's own database: its
+        whole-scenario totals and, where pg_stat_statements is loaded, the endpoint probe."""
+        metrics_ = live.record.get("metrics")
+        if metrics_ is None or not live.running() or self.bench.db is None:
+            return
+        assert live.handle is not None
+        metrics_["db_work"] = trial_db_work(
+            self.bench.db, live.dbname, live.handle.base_url,
+            [t for t, w in self.scenario.tasks.items() if w], live.raw_dir, "user0001",
+            load_seed_module().SEED_PASSWORD,
+        )  # fmt: skip
+
+    def finish_note(self) -> None:
+        self.bench.run["analysis"].setdefault(self.scenario.name, {})["stop_reason"] = (
+            self.stop_reason
+        )
+
+    def _close_record(self, live: Live) -> None:
+        rec = live.record
+        rec["finished_at"] = utc_now()
+        mine = self.own_slices(live.name)
+        rec["slices"] = len(mine)
+        if live.parts and live.measured_s > 0:
+            reqs = metrics.concat(live.parts)
+            out = metrics.request_metrics(reqs, live.measured_s)
+            n = max(len(reqs), 1)
+            shares = [s["loadgen_busiest_process_share"] for s in mine]
+            others = [s["other_on_sut_share"] for s in mine]
+            out["cpu"] = {
+                "app_ms_per_request": 1000 * live.app_cpu_s / n,
+                "db_ms_per_request": 1000 * live.db_cpu_s / n,
+                "app_cpu_share": live.app_cpu_s / live.measured_s,
+                "db_cpu_share": live.db_cpu_s / live.measured_s,
+                "loadgen_cpu_share": max(shares, default=0.0),
+                "loadgen_busiest_process_share": max(shares, default=0.0),
+                "other_on_sut_share": max(others, default=0.0),
+                "idle_spikes_cpu_share": max(
+                    (s["idle_spikes_cpu_share"] for s in mine), default=0.0
+                ),
+            }
+            out["memory"] = {
+                "idle_rss_bytes": live.idle[0],
+                "idle_pss_bytes": live.idle[1],
+                "peak_rss_bytes": live.peak[0],
+                "peak_pss_bytes": live.peak[1],
+            }
+            out["startup_seconds"] = live.handle.startup_seconds if live.handle else None
+            out["window"] = {
+                "warmup_s": self.cfg.warmup_s,
+                "measure_s": live.measured_s,
+                "measure_start": mine[0]["start"],
+                "measure_end": mine[-1]["end"],
+            }
+            out["timeseries"] = [
+                {
+                    "t": round(s["start"] - self.t0, 3),
+                    "phase": "measure",
+                    "rps": round(s["throughput_rps"], 2),
+                    "p50_ms": s["p50_ms"],
+                    "p99_ms": s["p99_ms"],
+                    "errors": s["failures"],
+                    "users": self.cfg.users or self.scenario.users,
+                }
+                for s in mine
+            ]
+            rec["metrics"] = out
+        elif not rec["invalid_reasons"]:
+            rec["invalid_reasons"].append("no_load")
+        rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
+        if not rec["valid"] and not rec["invalid_reasons"]:
+            rec["invalid_reasons"].append("no_load")
+            rec["error"] = rec["error"] or "no usable slice"

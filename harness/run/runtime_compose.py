@@ -1,0 +1,760 @@
+"""The compose runtime: PostgreSQL and each spike in containers from docker-compose.yml.
+
+Why a second runtime: the local one measures processes from venvs; teams ship containers, and a
+container adds its own costs (image size, cgroup limits, a NAT hop on the published port). This
+runtime runs the same scenarios, trials and result file as `local`, only the system under test
+lives in containers. Locust stays a host process pinned to the load-generator CPUs, as in local.
+
+It works with Docker, and with podman through its Docker-compatible socket (DOCKER_HOST). On
+engines whose containers are visible from the host (Docker on Linux, rootful podman) the harness's
+psutil sampling measures the container processes exactly as it measures local ones; the
+containers' cgroup files are read as well and recorded per trial under `metrics.container`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psutil
+import psycopg
+
+from harness.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    EnvironmentSetupError,
+    PortInUse,
+    SpikeStartError,
+)
+from harness.manifest import Parity, SpikeManifest
+from harness.paths import REPO_ROOT
+from harness.run.postgres import Postgres, free_port
+from harness.run.server import ensure_port_free, wait_for_health
+
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+DB_SERVICE = "postgres"
+DB_USER = DB_PASSWORD = "spikebench"
+CONTAINER_DB_HOST = "postgres:5432"  # the database as the spike containers see it
+HIDDEN_PACKAGES = ("pip", "setuptools", "wheel")
+ENGINE_HINT = (
+    "start Docker (or point DOCKER_HOST at a Docker-compatible socket); on this project's CI "
+    'machines: eval "$(.ci/podman/setup.sh)" (see .ci/podman/README.md)'
+)
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def _run(
+    argv: list[str],
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    check: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run a CLI in its own session: a Ctrl-C reaches the harness, which then cleans up in order
+    (subprocess.run kills the child if the harness is interrupted meanwhile)."""
+    try:
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{argv[0]} not found: {ENGINE_HINT}") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ConfigError(f"`{shlex.join(argv)}` did not finish within {timeout:.0f} s") from exc
+    if check and done.returncode != 0:
+        raise CommandFailed(argv, done)
+    return done
+
+
+class CommandFailed(ConfigError):
+    """A container CLI call failed; the message carries its output."""
+
+    def __init__(self, argv: list[str], done: subprocess.CompletedProcess[str]) -> None:
+        self.output = (done.stdout + done.stderr).strip()
+        super().__init__(
+            f"`{shlex.join(argv)}` failed (exit {done.returncode}):\n{self.output[-2500:]}"
+        )
+
+
+def engine_cli() -> list[str]:
+    """The engine's CLI for inspect/logs/run: docker, else podman (CI VMs have no docker CLI)."""
+    if env := os.environ.get("SPIKEBENCH_ENGINE_CLI"):
+        return shlex.split(env)
+    for name in ("docker", "podman"):
+        if found := shutil.which(name):
+            return [found]
+    raise ConfigError(f"no docker or podman CLI on PATH: {ENGINE_HINT}")
+
+
+def compose_cli() -> list[str]:
+    """Compose v2 (`docker compose`) where installed, else Compose v1 (`docker-compose`)."""
+    if env := os.environ.get("SPIKEBENCH_COMPOSE"):
+        return shlex.split(env)
+    docker = shutil.which("docker")
+    if docker:
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            probe = subprocess.run(
+                [docker, "compose", "version"], capture_output=True, text=True, timeout=20
+            )
+            if probe.returncode == 0:
+                return [docker, "compose"]
+    if found := shutil.which("docker-compose"):
+        return [found]
+    raise ConfigError("neither `docker compose` nor `docker-compose` is installed")
+
+
+def all_cpus() -> str:
+    return ",".join(map(str, sorted(os.sched_getaffinity(0) | set(range(os.cpu_count() or 1)))))
+
+
+def parse_size(text: str) -> int | None:
+    """'12.5MiB' / '1.2GB' / '512kB' → bytes (engine stats' units)."""
+    match = re.fullmatch(r"\s*([\d.]+)\s*([kKMGT]?i?B)?\s*", text)
+    if not match:
+        return None
+    number, unit = float(match.group(1)), (match.group(2) or "B")
+    powers = {"B": 0, "k": 1, "K": 1, "M": 2, "G": 3, "T": 4}
+    base = 1024 if "i" in unit else 1000
+    return int(number * base ** powers[unit[0]])
+
+
+# -- cgroup accounting ---------------------------------------------------------------------------
+
+
+def _cgroup_mounts() -> tuple[dict[str, Path], Path | None]:
+    """cgroup v1 mount point per controller, and the cgroup2 mount (hybrid hosts have both)."""
+    v1: dict[str, Path] = {}
+    v2: Path | None = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            left, _, right = line.partition(" - ")
+            fields, tail = left.split(), right.split()
+            if len(fields) < 5 or len(tail) < 3:
+                continue
+            if tail[0] == "cgroup2":
+                v2 = Path(fields[4])
+            elif tail[0] == "cgroup":
+                for option in tail[2].split(","):
+                    v1.setdefault(option, Path(fields[4]))
+    return v1, v2
+
+
+def _read_int(path: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        text = path.read_text().strip()
+        return None if text == "max" else int(text)
+    return None
+
+
+def _read_stat(path: Path) -> dict[str, int]:
+    out: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                out[key] = int(value)
+    return out
+
+
+@dataclass(frozen=True)
+class Cgroup:
+    """One container's cgroup files, found from the host through its main process."""
+
+    version: str  # "v1" or "v2"
+    cpu: Path  # v1: cpuacct folder, v2: the cgroup folder
+    memory: Path
+
+    @classmethod
+    def of_pid(cls, pid: int) -> Cgroup | None:
+        try:
+            lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        v1_mounts, v2_mount = _cgroup_mounts()
+        v1_paths: dict[str, str] = {}
+        v2_path: str | None = None
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if controllers == "":
+                v2_path = path
+            for name in controllers.split(","):
+                v1_paths[name] = path
+        if "memory" in v1_paths and "cpuacct" in v1_paths and "memory" in v1_mounts:
+            memory = v1_mounts["memory"] / v1_paths["memory"].lstrip("/")
+            cpu = v1_mounts.get("cpuacct", v1_mounts["memory"]) / v1_paths["cpuacct"].lstrip("/")
+            if (memory / "memory.usage_in_bytes").exists() and (cpu / "cpuacct.usage").exists():
+                return cls("v1", cpu, memory)
+        if v2_mount is not None and v2_path is not None:
+            folder = v2_mount / v2_path.lstrip("/")
+            if (folder / "memory.current").exists() and (folder / "cpu.stat").exists():
+                return cls("v2", folder, folder)
+        return None
+
+    def cpu_seconds(self) -> float | None:
+        if self.version == "v1":
+            ns = _read_int(self.cpu / "cpuacct.usage")
+            return None if ns is None else ns / 1e9
+        usec = _read_stat(self.cpu / "cpu.stat").get("usage_usec")
+        return None if usec is None else usec / 1e6
+
+    def memory_now(self) -> tuple[int | None, int | None]:
+        """(usage including page cache, anonymous memory ≈ the processes' own RSS)."""
+        if self.version == "v1":
+            stat = _read_stat(self.memory / "memory.stat")
+            anon = stat.get("total_rss", stat.get("rss"))
+            return _read_int(self.memory / "memory.usage_in_bytes"), anon
+        return _read_int(self.memory / "memory.current"), _read_stat(
+            self.memory / "memory.stat"
+        ).get("anon")
+
+    def memory_kernel_peak(self) -> int | None:
+        name = "memory.max_usage_in_bytes" if self.version == "v1" else "memory.peak"
+        return _read_int(self.memory / name)
+
+    def memory_limit(self) -> int | None:
+        limit = _read_int(
+            self.memory / ("memory.limit_in_bytes" if self.version == "v1" else "memory.max")
+        )
+        return None if limit is None or limit >= 2**60 else limit
+
+
+@dataclass
+class CgroupSampler:
+    """Samples CPU seconds and memory of the app and database containers twice a second."""
+
+    groups: dict[str, Cgroup]
+    interval: float = 0.5
+    samples: list[tuple[float, dict[str, tuple[float | None, int | None, int | None]]]] = field(
+        default_factory=list
+    )
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="spikebench-cgroups", daemon=True)
+
+    def sample(self) -> None:
+        row = {
+            name: (group.cpu_seconds(), *group.memory_now()) for name, group in self.groups.items()
+        }
+        self.samples.append((time.time(), row))  # type: ignore[arg-type]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join(timeout=5)
+
+    def cpu_at(self, name: str, t: float) -> float | None:
+        points = [(ts, row[name][0]) for ts, row in self.samples if row[name][0] is not None]
+        if not points:
+            return None
+        if t <= points[0][0]:
+            return points[0][1]
+        for (t0, v0), (t1, v1) in zip(points, points[1:], strict=False):
+            if t0 <= t <= t1:
+                frac = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
+                return v0 + (v1 - v0) * frac  # type: ignore[operator]
+        return points[-1][1]
+
+    def usage(self, lo: float, hi: float, requests: int) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        inside = [row for ts, row in self.samples if lo <= ts <= hi] or [
+            row for _, row in self.samples
+        ]
+        for name, group in self.groups.items():
+            a, b = self.cpu_at(name, lo), self.cpu_at(name, hi)
+            cpu = None if a is None or b is None else max(b - a, 0.0)
+            current = [row[name][1] for row in inside if row[name][1] is not None]
+            anon = [row[name][2] for row in inside if row[name][2] is not None]
+            out[name] = {
+                "cpu_seconds": cpu,
+                "cpu_ms_per_request": None if cpu is None else 1000 * cpu / max(requests, 1),
+                "cpu_share": None if cpu is None else cpu / max(hi - lo, 1e-9),
+                "memory_peak_bytes": max(current, default=None),
+                "memory_anon_peak_bytes": max(anon, default=None),
+                "memory_kernel_peak_bytes": group.memory_kernel_peak(),
+                "memory_limit_bytes": group.memory_limit(),
+            }
+        return out
+
+    def write_csv(self, path: Path) -> None:
+        """The raw samples beside the trial's other raw files."""
+        names = sorted(self.groups)
+        lines = [
+            "t," + ",".join(f"{n}_cpu_s,{n}_mem_bytes,{n}_anon_bytes" for n in names),
+            *(
+                f"{ts:.3f},"
+                + ",".join(",".join("" if v is None else str(v) for v in row[n]) for n in names)
+                for ts, row in self.samples
+            ),
+        ]
+        with contextlib.suppress(OSError):
+            path.write_text("\n".join(lines) + "\n")
+
+
+class HostProcess(psutil.Process):
+    """A container process seen from the host. Its smaps (PSS) belong to another user unless the
+    harness runs as root; then RSS from the world-readable statm stands in (PSS = RSS)."""
+
+    def memory_full_info(self) -> Any:
+        try:
+            return super().memory_full_info()
+        except psutil.AccessDenied:
+            return self.memory_info()
+
+
+def host_tree(pid: int | None) -> list[psutil.Process]:
+    if not pid:
+        return []
+    try:
+        root = HostProcess(pid)
+        kids = root.children(recursive=True)
+    except psutil.Error:
+        return []
+    out: list[psutil.Process] = [root]
+    for kid in kids:
+        with contextlib.suppress(psutil.Error):
+            out.append(HostProcess(kid.pid))
+    return out
+
+
+# -- the spike handle ----------------------------------------------------------------------------
+
+
+@dataclass
+class ComposeSpike:
+    """One spike container of one trial: the runner's SpikeHandle."""
+
+    runtime: ComposeRuntime
+    manifest: SpikeManifest
+    port: int
+    log_path: Path
+    container: str = ""
+    command: list[str] = field(default_factory=list)
+    startup_seconds: float | None = None
+    root: psutil.Process | None = None
+    sampler: CgroupSampler | None = None
+    _alive_checked: tuple[float, bool] = (0.0, True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def service(self) -> str:
+        return self.manifest.name
+
+    def alive(self) -> bool:
+        if self.root is not None:
+            with contextlib.suppress(psutil.Error):
+                return self.root.is_running() and self.root.status() != psutil.STATUS_ZOMBIE
+            return False
+        # engines whose processes the host cannot see: ask the engine, at most once a second
+        checked_at, state = self._alive_checked
+        if time.monotonic() - checked_at > 1.0:
+            state = self.runtime.inspect(self.container, "{{.State.Running}}") == "true"
+            self._alive_checked = (time.monotonic(), state)
+        return state
+
+    def processes(self) -> list[psutil.Process]:
+        return host_tree(self.root.pid) if self.root is not None and self.alive() else []
+
+    def log_tail(self, chars: int = 2000) -> str:
+        if not self.container:
+            return ""
+        done = _run(
+            [*self.runtime.engine, "logs", "--tail", "400", self.container], check=False, timeout=30
+        )
+        return (done.stdout + done.stderr)[-chars:]
+
+    def container_usage(self, lo: float, hi: float, requests: int) -> dict[str, Any]:
+        """The containers' own accounting over the measured window (runner: metrics.container)."""
+        if self.sampler is not None and self.sampler.samples:
+            groups = self.sampler.groups
+            return {
+                "source": f"cgroup {next(iter(groups.values())).version}",
+                **self.sampler.usage(lo, hi, requests),
+            }
+        return {"source": "engine stats (snapshot after the window)", **self.runtime.stats(self)}
+
+    def stop(self) -> None:
+        """Save the container log beside the trial, then stop (SIGTERM, 10 s) and remove it."""
+        if self.sampler is not None:
+            self.sampler.stop()
+            self.sampler.write_csv(self.log_path.with_name("containers.csv"))
+        if self.container:
+            with contextlib.suppress(OSError):
+                done = _run([*self.runtime.engine, "logs", self.container], check=False, timeout=60)
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                self.log_path.write_text(done.stdout + done.stderr)
+        self.runtime.remove_service(self.service)
+        self.container = ""
+        self.root = None
+
+
+# -- the runtime ---------------------------------------------------------------------------------
+
+
+class ComposeRuntime:
+    """Containers from docker-compose.yml under a per-run compose project; see the module doc."""
+
+    name = "compose"
+
+    def __init__(self, rebuild_images: bool = False, compose_file: Path = COMPOSE_FILE) -> None:
+        self.rebuild = rebuild_images
+        self.compose_file = compose_file
+        self.project = os.environ.get(
+            "SPIKEBENCH_COMPOSE_PROJECT", f"spikebench-{os.getpid()}-{secrets.token_hex(2)}"
+        )
+        self.engine = engine_cli()
+        self.compose = compose_cli()
+        self.services: set[str] = set()
+        self.pg_port: int | None = None
+        self.db_cpus: str | None = None
+        self.db_container = ""
+        self.db_cgroup: Cgroup | None = None
+        self._engine_info: dict[str, Any] | None = None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """What compose interpolates docker-compose.yml with: ports, cpusets, parity sizes."""
+        env = dict(os.environ)
+        if self.engine_info().get("podman") or "docker-compose" in self.compose[-1]:
+            # podman has no BuildKit; Compose v1's CLI build needs a docker CLI
+            env.setdefault("COMPOSE_DOCKER_CLI_BUILD", "0")
+            env.setdefault("DOCKER_BUILDKIT", "0")
+        env.pop("DATABASE_URL", None)  # a host URL means nothing inside the compose network
+        if self.pg_port is not None:
+            env["SPIKEBENCH_PG_PORT"] = str(self.pg_port)
+        if self.db_cpus is not None:
+            env["SPIKEBENCH_DB_CPUS"] = self.db_cpus
+        env.update(extra)
+        return env
+
+    def run_compose(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [*self.compose, "-f", str(self.compose_file), "-p", self.project, *args]
+        return _run(argv, env=env or self.env(), timeout=timeout)
+
+    def engine_info(self) -> dict[str, Any]:
+        """Engine name and version (cached); raises with a hint when nothing answers."""
+        if self._engine_info is not None:
+            return self._engine_info
+        done = _run([*self.engine, "version", "--format", "{{json .}}"], check=False, timeout=30)
+        info: dict[str, Any] = {"cli": self.engine[0]}
+        try:
+            data = json.loads(done.stdout)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"no container engine answers (`{shlex.join(self.engine)} version`: "
+                f"{(done.stderr or done.stdout).strip()[-400:]}): {ENGINE_HINT}"
+            )
+        server = data.get("Server") or {}
+        components = {c.get("Name", ""): c.get("Version") for c in server.get("Components") or []}
+        if "Podman Engine" in components:
+            info.update(name="podman", version=components["Podman Engine"], podman=True)
+        elif Path(self.engine[0]).name == "podman":
+            info.update(
+                name="podman", version=(data.get("Client") or {}).get("Version"), podman=True
+            )
+        else:
+            info.update(name="docker", version=server.get("Version"), podman=False)
+        self._engine_info = info
+        return info
+
+    def inspect(self, ref: str, fmt: str) -> str:
+        done = _run([*self.engine, "inspect", "--format", fmt, ref], check=False, timeout=30)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    def container_of(self, service: str) -> str:
+        return self.run_compose("ps", "-q", service, timeout=60).stdout.strip().splitlines()[-1]
+
+    def host_process(self, container: str, expect: tuple[str, ...]) -> psutil.Process | None:
+        """The container's main process as the host sees it, if this engine shares PIDs with the
+        host (Docker on Linux, rootful podman); None on VM-backed engines (Docker Desktop)."""
+        pid = self.inspect(container, "{{.State.Pid}}")
+        with contextlib.suppress(ValueError, psutil.Error):
+            proc = HostProcess(int(pid))
+            cmdline = " ".join(proc.cmdline())
+            if any(word in cmdline for word in expect):
+                return proc
+        return None
+
+    def stats(self, spike: ComposeSpike) -> dict[str, Any]:
+        """Engine stats snapshot, for engines whose cgroups the host cannot read."""
+        out: dict[str, Any] = {}
+        for name, ref in (("app", spike.container), ("db", self.db_container)):
+            done = _run(
+                [*self.engine, "stats", "--no-stream", "--format", "{{json .}}", ref],
+                check=False,
+                timeout=30,
+            )
+            with contextlib.suppress(ValueError, IndexError, AttributeError):
+                data = json.loads(done.stdout.strip().splitlines()[0])
+                usage = str(data.get("MemUsage", "")).split("/")[0]
+                cpu = str(data.get("CPUPerc", "")).rstrip("%")
+                out[name] = {
+                    "memory_bytes": parse_size(usage),
+                    "cpu_percent": float(cpu) if cpu else None,
+                }
+        return out
+
+    def remove_service(self, service: str) -> None:
+        with contextlib.suppress(ConfigError):
+            self.run_compose("stop", "-t", "10", service, timeout=120)
+        with contextlib.suppress(ConfigError):
+            self.run_compose("rm", "-f", "-v", service, timeout=120)
+
+    # -- Runtime protocol ----------------------------------------------------------------------
+
+    def describe(self) -> dict[str, Any]:
+        info = self.engine_info()
+        compose_version = _run([*self.compose, "version"], check=False, timeout=30)
+        return {
+            "kind": self.name,
+            "isolation": "one container per spike and one for PostgreSQL (docker-compose.yml); "
+            "Locust runs on the host",
+            "engine": {k: v for k, v in info.items() if k != "podman"},
+            "compose": {
+                "command": shlex.join(self.compose),
+                "version": compose_version.stdout.strip().splitlines()[0]
+                if compose_version.stdout.strip()
+                else None,
+                "file": str(self.compose_file.relative_to(REPO_ROOT))
+                if self.compose_file.is_relative_to(REPO_ROOT)
+                else str(self.compose_file),
+                "project": self.project,
+            },
+            "memory_limits": {
+                "sut": os.environ.get("SPIKEBENCH_SUT_MEM", "1g"),
+                "db": os.environ.get("SPIKEBENCH_DB_MEM", "1g"),
+            },
+            "network": "published ports on 127.0.0.1 (engine NAT); spikes reach postgres by name",
+        }
+
+    def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]:
+        """Build the spike images, then record what each holds: size, packages, framework."""
+        names = [s.name for s in spikes]
+        args = ["build", *(["--no-cache"] if self.rebuild else []), *names]
+        try:
+            self.run_compose(*args, timeout=3600)
+        except CommandFailed as exc:
+            raise EnvironmentSetupError(
+                f"building images {names} failed:\n{exc.output[-3000:]}"
+            ) from exc
+        return {spike.name: self._image_record(spike) for spike in spikes}
+
+    def _image_record(self, spike: SpikeManifest) -> dict[str, Any]:
+        image = f"spikebench-{spike.name}"
+        done = _run(
+            [*self.engine, "image", "inspect", "--format", "{{json .}}", image],
+            check=False,
+            timeout=30,
+        )
+        meta = done.stdout.strip() if done.returncode == 0 else ""
+        try:
+            data = json.loads(meta)
+        except ValueError as exc:
+            raise EnvironmentSetupError(f"image {image} not found after the build") from exc
+        data = data[0] if isinstance(data, list) else data
+        listing = _run(
+            [
+                *self.engine,
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "--entrypoint",
+                "pip",
+                image,
+                "list",
+                "--format",
+                "json",
+                "--disable-pip-version-check",
+            ],
+            timeout=180,
+        )
+        packages = {
+            str(p["name"]).lower().replace("_", "-"): str(p["version"])
+            for p in json.loads(listing.stdout or "[]")
+            if str(p["name"]).lower() not in HIDDEN_PACKAGES
+        }
+        packages = dict(sorted(packages.items()))
+        base = next(
+            (
+                line.split()[1]
+                for line in (spike.directory / "Dockerfile").read_text().splitlines()
+                if line.upper().startswith("FROM ")
+            ),
+            None,
+        )
+        return {
+            "packages": packages,
+            "framework_version": packages.get(spike.framework_package.lower()),
+            "environment": {
+                "kind": "image",
+                "image": image,
+                "image_id": data.get("Id"),
+                "size_bytes": data.get("Size"),
+                "image_size_bytes": data.get("Size"),
+                "created": data.get("Created"),
+                "base_image": base,
+                "dependency_count": len(packages),
+            },
+        }
+
+    def start_database(self, cpus: str | None) -> Postgres:
+        self.pg_port = free_port()
+        self.db_cpus = cpus or all_cpus()
+        try:
+            self.run_compose("up", "-d", "--no-build", DB_SERVICE, timeout=600)
+        except CommandFailed as exc:
+            raise DatabaseUnavailable(
+                f"the postgres container did not start:\n{exc.output}"
+            ) from exc
+        self.db_container = self.container_of(DB_SERVICE)
+        admin_url = f"postgresql://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{self.pg_port}/postgres"
+        deadline, last = time.monotonic() + 120, ""
+        while True:
+            try:
+                with psycopg.connect(admin_url, connect_timeout=3):
+                    break
+            except psycopg.OperationalError as exc:
+                last = str(exc).strip()
+            if self.inspect(self.db_container, "{{.State.Running}}") == "false":
+                last = "the container exited"
+                deadline = 0.0
+            if time.monotonic() > deadline:
+                logs = _run([*self.engine, "logs", "--tail", "60", self.db_container], check=False)
+                raise DatabaseUnavailable(
+                    f"the postgres container did not accept connections ({last}); its log:\n"
+                    f"{(logs.stdout + logs.stderr)[-2000:]}"
+                )
+            time.sleep(0.5)
+        process = self.host_process(self.db_container, ("postgres",))
+        self.db_cgroup = Cgroup.of_pid(process.pid) if process else None
+        image = self.inspect(self.db_container, "{{.Config.Image}}")
+        return Postgres(
+            admin_url=admin_url, source=f"compose ({image})", process=process, cpus=cpus
+        )
+
+    def start_spike(
+        self,
+        manifest: SpikeManifest,
+        database_url: str,
+        parity: Parity,
+        port: int,
+        cpus: str | None,
+        log: Path,
+    ) -> ComposeSpike:
+        ensure_port_free(port)
+        dbname = urlsplit(database_url).path.lstrip("/")
+        env = self.env(
+            SPIKEBENCH_SPIKE_DB=dbname,
+            SPIKEBENCH_SPIKE_PORT=str(port),
+            SPIKEBENCH_SUT_CPUS=cpus or all_cpus(),
+            **parity.env(),
+        )
+        spike = ComposeSpike(self, manifest, port, log)
+        self.services.add(manifest.name)
+        started = time.monotonic()
+        try:
+            try:
+                self.run_compose(
+                    "up", "-d", "--no-deps", "--no-build", "--force-recreate", manifest.name,
+                    env=env, timeout=300,
+                )  # fmt: skip
+            except CommandFailed as exc:
+                if "address already in use" in exc.output:
+                    raise PortInUse(
+                        f"port 127.0.0.1:{port} is already taken: {exc.output}"
+                    ) from exc
+                raise SpikeStartError(
+                    f"spike {manifest.name}: container did not start:\n{exc}"
+                ) from exc
+            spike.container = self.container_of(manifest.name)
+            self._check_environment(spike, parity, dbname)
+            spike.root = self.host_process(spike.container, (manifest.server, "python"))
+            spike.startup_seconds = self._wait_healthy(spike, started)
+            spike.command = (
+                spike.root.cmdline()
+                if spike.root is not None
+                else json.loads(self.inspect(spike.container, "{{json .Config.Cmd}}") or "[]")
+            )
+            groups = {}
+            if spike.root is not None and (group := Cgroup.of_pid(spike.root.pid)):
+                groups["app"] = group
+                if self.db_cgroup is not None:
+                    groups["db"] = self.db_cgroup
+            if groups:
+                spike.sampler = CgroupSampler(groups)
+                spike.sampler.start()
+        except BaseException:
+            spike.stop()
+            raise
+        return spike
+
+    def _check_environment(self, spike: ComposeSpike, parity: Parity, dbname: str) -> None:
+        """Parity is the point of the benchmark: read back what the container really got."""
+        raw = self.inspect(spike.container, "{{json .Config.Env}}")
+        env = dict(item.split("=", 1) for item in json.loads(raw or "[]") if "=" in item)
+        want = {
+            **parity.env(),
+            "DATABASE_URL": f"postgresql://{DB_USER}:{DB_PASSWORD}@{CONTAINER_DB_HOST}/{dbname}",
+        }
+        wrong = {k: env.get(k) for k, v in want.items() if env.get(k) != v}
+        if wrong:
+            raise SpikeStartError(
+                f"spike {spike.service}: the container's environment differs from the run's "
+                f"parity settings ({sorted(wrong)}); check docker-compose.yml"
+            )
+
+    def _wait_healthy(self, spike: ComposeSpike, started: float, timeout: float = 120) -> float:
+        """Through the published port: `up` to first 200 is the container's startup time."""
+        return wait_for_health(
+            spike.base_url + spike.manifest.health_path, started, timeout,
+            name=f"spike {spike.service}", alive=spike.alive,
+            exit_code=lambda: self.inspect(spike.container, "{{.State.ExitCode}}"),
+            log=lambda: f"its log:\n{spike.log_tail()}", interval=0.1,
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """compose down -v for every profile used, then make sure nothing of the project is left."""
+        profiles = [arg for name in sorted(self.services) for arg in ("--profile", name)]
+        argv = [*self.compose, "-f", str(self.compose_file), "-p", self.project, *profiles]
+        _run([*argv, "down", "-v", "--remove-orphans", "-t", "10"], env=self.env(), check=False,
+             timeout=300)  # fmt: skip
+        label = f"label=com.docker.compose.project={self.project}"
+        left = _run([*self.engine, "ps", "-aq", "--filter", label], check=False, timeout=60)
+        ids = left.stdout.split()
+        if ids:
+            _run([*self.engine, "rm", "-f", "-v", *ids], check=False, timeout=120)
+        self.services.clear()
