@@ -206,7 +206,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
 
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.run.progress import ConsoleProgress
-    from harness.run.runner import Bench, BenchConfig
+    from harness.run.runconfig import BenchConfig
+    from harness.run.runner import Bench
 
     preset = QUICK if args.quick else {"trials": 3, "warmup_s": 5.0, "measure_s": 15.0}
     inter = QUICK_INTERLEAVED if args.quick else {}

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.results.resultfile import RUN_FILE, validate
-from harness.run.runner import aggregate
+from harness.run.trials import aggregate
 
 DATA_RUN = Path(__file__).parent / "data" / "small-run"
 

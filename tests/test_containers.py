@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from harness.results.resultfile import validate
+from harness.run.cgroups import Cgroup, CgroupSampler, parse_size
 from harness.run.postgres import SERVER_SETTINGS
-from harness.run.runtime_compose import Cgroup, CgroupSampler, engine_cli, parse_size
+from harness.run.runtime_compose import engine_cli
 
 REAL = os.environ.get("SPIKEBENCH_CONTAINERS") == "1"
 SPIKE = os.environ.get("SPIKEBENCH_SMOKE_SPIKE", "flask")

@@ -16,7 +16,8 @@ from harness.errors import ConfigError
 from harness.manifest import discover_spikes, load_manifest, load_parity
 from harness.paths import REPO_ROOT, SCENARIOS_DIR, SPIKES_DIR
 from harness.results.stats import summarize, welch
-from harness.run.runner import aggregate, default_cpu_sets, parse_cpus, plan_trials
+from harness.run.runconfig import default_cpu_sets, parse_cpus
+from harness.run.trials import aggregate, plan_trials
 from harness.scenario import DEFAULT_SCENARIOS, TASK_NAMES, load_scenario, select_scenarios
 
 SPIKES = discover_spikes()

@@ -18,11 +18,11 @@ from scipy import stats as sps
 
 from harness.run import metrics
 from harness.run.capacity import Search, judge_step
-from harness.run.interleave import open_figures
 from harness.run.loadgen import Loadgen, LoadgenConfig
 from harness.run.postgres import free_port
 from harness.run.procs import stop_group
-from harness.run.runner import Thresholds
+from harness.run.runconfig import Thresholds
+from harness.run.slicing import open_figures
 from harness.scenario import load_scenario
 from tests.test_engine_faults import FIXTURES, assert_nothing_left
 

@@ -13,8 +13,8 @@ import pytest
 
 from harness.results import paired, slices
 from harness.results.slices import deviates
-from harness.run.interleave import cycle_order
 from harness.run.probe import SpeedProbe, speed_index
+from harness.run.slicing import cycle_order
 
 
 def synthetic(

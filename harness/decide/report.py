@@ -202,63 +202,6 @@ def summary(run: dict[str, Any]) -> list[Block]:
     return blocks
 
 
-def precision(run: dict[str, Any]) -> list[Block]:
-    """How the interleaved design did on this machine: pairing, the probe, the harness's cost."""
-    if rd.design(run) != "interleaved":
-        return []
-    rows = []
-    for sc in rd.scenario_names(run):
-        an = rd.analysis(run, sc)
-        if not an:
-            continue
-        ratios = (an.get("ratios_to_best") or {}).values()
-        paired_hw = [r["paired"]["half_width"] for r in ratios if r.get("paired")]
-        unpaired_hw = [r["unpaired"]["half_width"] for r in ratios if r.get("unpaired")]
-        probe = an.get("probe_normalisation") or {}
-        mine = [x for x in run.get("slices", []) if x["scenario"] == sc]
-        flagged = sum(bool(x.get("machine_deviation")) for x in mine)
-        rows.append(
-            [
-                sc,
-                str(an.get("cycles")),
-                num(max(paired_hw, default=None), "±{:.1%}"),
-                num(max(unpaired_hw, default=None), "±{:.1%}"),
-                num(probe.get("resolution_normalised"), "±{:.1%}"),
-                f"{flagged}/{len(mine)}",
-                str(an.get("stop_reason")),
-            ]
-        )
-    probes = [p["ms"] for p in run.get("probes", [])]
-    over = run.get("overhead") or {}
-    text = "Speed probe: no samples."
-    if len(probes) > 1:
-        from harness.results.paired import cv
-
-        text = (
-            f"Speed probe: {len(probes)} samples, slice-to-slice CV {cv(probes) or 0:.1%}; "
-            f"slowest {max(probes) / sorted(probes)[len(probes) // 2] - 1:+.0%} against the "
-            "median. "
-        )
-    if over.get("wall_s"):
-        text += (
-            f"The harness's own samplers used {over.get('sampler_share', 0):.2%} of a core, the "
-            f"probe {over.get('probe_share', 0):.2%}."
-        )
-    return [
-        Heading(2, "Precision"),
-        Para(
-            "Widest ratio-to-best interval per scenario, paired (within cycles) and as if the "
-            "same slices were unpaired; and what normalising by the speed probe would give. "
-            + text
-        ),
-        Table(
-            ["scenario", "cycles", "paired", "unpaired", "probe-normalised",
-             "slices flagged (machine)", "stopped"],  # fmt: skip
-            rows,
-        ),
-    ]
-
-
 def inspection(run: dict[str, Any]) -> list[Block]:
     data = run.get("inspection") or {}
     if not data:
@@ -343,78 +286,13 @@ def parity(run: dict[str, Any]) -> list[Block]:
     ]
 
 
-def _median(values: list[float | None]) -> float | None:
-    present = sorted(v for v in values if v is not None)
-    if not present:
-        return None
-    mid = len(present) // 2
-    return present[mid] if len(present) % 2 else (present[mid - 1] + present[mid]) / 2
-
-
-def db_work(run: dict[str, Any]) -> list[Block]:
-    """Per scenario, spike x endpoint: queries, rows and blocks per request (medians over the
-    valid trials' `metrics.db_work`); the "all requests" row is the whole trial's average."""
-    blocks: list[Block] = []
-    for scenario in rd.scenario_names(run):
-        rows: list[list[str]] = []
-        for spike in rd.spike_names(run):
-            works = [
-                t["metrics"]["db_work"]
-                for t in run.get("trials", [])
-                if t.get("spike") == spike and t.get("scenario") == scenario and t.get("valid")
-                and (t.get("metrics") or {}).get("db_work")
-            ]
-            totals = [w["totals"] for w in works if w.get("totals")]
-            if not totals:
-                continue
-
-            def total(key: str, fallback: tuple[str, ...], items: list[dict[str, Any]]) -> Any:
-                return _median([
-                    x[key] if x.get(key) is not None else
-                    (sum(x[f] for f in fallback) if fallback else None) for x in items
-                ])
-
-            rows.append([
-                spike, "all requests",
-                num(_median([x.get("transactions") for x in totals]), "{:.2f}"),
-                num(total("queries", (), totals), "{:.2f}"),
-                num(total("statement_rows", ("rows_fetched", "rows_written"), totals), "{:.1f}"),
-                num(total("statement_blocks", ("blocks_hit", "blocks_read"), totals), "{:.1f}"),
-            ])
-            endpoints = sorted({e for w in works for e in w.get("endpoints") or {}})
-            for endpoint in endpoints:
-                items = [w["endpoints"][endpoint] for w in works if endpoint in w["endpoints"]]
-                rows.append([
-                    spike, endpoint, "",
-                    num(_median([x.get("queries") for x in items]), "{:.2f}"),
-                    num(_median([x.get("rows") for x in items]), "{:.1f}"),
-                    num(_median([x.get("blocks") for x in items]), "{:.1f}"),
-                ])
-        if rows:
-            blocks += [Heading(3, scenario), Table(
-                ["spike", "endpoint", "transactions/req", "queries/req", "rows/req",
-                 "blocks/req"], rows)]
-    if not blocks:
-        return []
-    return [
-        Heading(2, "DB work per request"),
-        Para(
-            "From PostgreSQL's statistics of each trial's own database (median over valid "
-            "trials). \"all requests\": the whole trial, warm-up included, divided by every "
-            "request sent (pg_stat_database lags up to ~1 s per pooled connection). Endpoint "
-            "rows: a short sequential probe after the load, measured with pg_stat_statements "
-            "(queries exclude BEGIN/COMMIT; shown only where the server loads the extension). "
-            "An N+1 pattern shows as queries/req far above its siblings."
-        ),
-        *blocks,
-    ]
-
-
 def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:
     """The decision first (from score.json, when there is one), then the evidence."""
     from harness.decide.report_capacity import capacity_blocks
+    from harness.decide.report_dbwork import db_work
     from harness.decide.report_decision import decision_section
     from harness.decide.report_environment import environment
+    from harness.decide.report_precision import precision
 
     charts = all_charts(run) if charts is None else charts
     title, *status = header(run)

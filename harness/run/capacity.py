@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.results import paired
-from harness.run.interleave import InterleavedScenario, cycle_order
+from harness.run.interleave import InterleavedScenario
+from harness.run.slicing import cycle_order
 
 EQUAL_LOAD_FRACTIONS = (0.5, 0.8)
 

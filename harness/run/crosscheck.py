@@ -83,7 +83,7 @@ def locust_rps(scenario: Path, base_url: str, warmup: float, seconds: float, cpu
 def crosscheck(args: argparse.Namespace) -> dict[str, Any]:
     from harness.manifest import load_parity, select_spikes
     from harness.run.postgres import free_port, start_embedded
-    from harness.run.runner import default_cpu_sets
+    from harness.run.runconfig import default_cpu_sets
     from harness.run.seed import load_seed_module, seed_password_hash
     from harness.run.serve import login
     from harness.run.server import SpikeServer

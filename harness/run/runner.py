@@ -17,13 +17,11 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError, SpikebenchError, SpikeStartError
+from harness.errors import ConfigError, SpikebenchError
 from harness.manifest import Parity, SpikeManifest, load_parity, select_spikes
-from harness.paths import RESULTS_DIR, SPIKES_DIR
 from harness.results import slices
 from harness.results.resultfile import (
     RUN_FILE,
@@ -32,167 +30,26 @@ from harness.results.resultfile import (
     new_run_id,
     write_atomic,
 )
-from harness.results.rundata import dig
-from harness.results.stats import HIGH_CV, TRIALS_ESTIMATOR, summarize
-from harness.run import metrics
-from harness.run.dbwork import trial_db_work
+from harness.results.stats import TRIALS_ESTIMATOR
 from harness.run.inspect import inspect_for_bench
-from harness.run.loadgen import Loadgen, LoadgenConfig
 from harness.run.metadata import harness_info, machine, utc_now
-from harness.run.monitor import Monitor, tree_memory
-from harness.run.postgres import Postgres, free_port
+from harness.run.postgres import Postgres
 from harness.run.probe import SpeedProbe, speed_index
 from harness.run.progress import Progress
-from harness.run.runtime import Runtime, SpikeHandle, make_runtime
-from harness.run.seed import load_seed_module, seed_password_hash
-from harness.run.server import http_get
+from harness.run.runconfig import (  # noqa: F401  (callers import the config from here)
+    DESIGNS,
+    BenchConfig,
+    Thresholds,
+    default_cpu_sets,
+    parse_cpus,
+)
+from harness.run.runtime import Runtime, make_runtime
+from harness.run.seed import seed_password_hash
+from harness.run.trials import TrialsDesign, aggregate, plan_trials  # noqa: F401
 from harness.scenario import Scenario, select_scenarios
 
-DESIGNS = ("interleaved", "trials")
 
-AGGREGATED = {
-    "throughput_rps": ("throughput_rps",),
-    "p50_ms": ("latency_ms", "p50"),
-    "p99_ms": ("latency_ms", "p99"),
-    "error_rate": ("error_rate",),
-    "app_cpu_ms_per_request": ("cpu", "app_ms_per_request"),
-    "db_cpu_ms_per_request": ("cpu", "db_ms_per_request"),
-    "idle_rss_bytes": ("memory", "idle_rss_bytes"),
-    "peak_rss_bytes": ("memory", "peak_rss_bytes"),
-    "peak_pss_bytes": ("memory", "peak_pss_bytes"),
-    "startup_seconds": ("startup_seconds",),
-}
-
-
-@dataclass
-class Thresholds:
-    loadgen_cpu: float = 0.80  # share of one core used by the busiest Locust process
-    error_rate: float = 0.01
-    noisy_neighbour: float = 0.15  # share of the SUT CPUs used by processes that are not the SUT
-    min_requests: int = 200  # fewer measured requests than this: a warning, not a verdict
-    lag_tolerance_ms: float = 10.0  # open model: p90 of send lag above this is loadgen_lagging
-
-
-@dataclass
-class BenchConfig:
-    spikes: list[str] | None = None
-    scenarios: list[str] | None = None
-    trials: int = 3
-    warmup_s: float = 5.0
-    measure_s: float = 15.0
-    users: int | None = None
-    runtime: str = "auto"
-    sut_cpus: str | None = None
-    loadgen_cpus: str | None = None
-    results_dir: Path = RESULTS_DIR
-    spikes_dir: Path = SPIKES_DIR
-    seed_users: int = 1000
-    seed_items: int = 100
-    order_seed: int | None = None
-    loadgen_workers: int = 0
-    spike_port: int | None = None
-    rebuild_envs: bool = False
-    quick: bool = False
-    run_id: str | None = None
-    design: str = "interleaved"
-    slice_s: float = 3.0  # measured seconds per slice (interleaved)
-    lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
-    budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
-    resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
-    min_cycles: int = 6
-    aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
-    probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
-    machine_deviation: float = 0.10  # a probe this far from the median flags its slices
-    capacity: list[str] | None = None  # scenarios whose task mix gets a capacity search
-    capacity_only: bool = False  # `spikebench capacity`: no closed-loop slices
-    slo_p99_ms: float = 100.0
-    step_s: float = 4.0  # measured seconds of one capacity or equal-load step
-    capacity_start_rps: float = 25.0
-    capacity_precision: float = 0.10
-    equal_load_fractions: tuple[float, ...] = (0.5, 0.8)
-    equal_load_cycles: int = 3
-    capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
-    open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
-    soak: bool = False
-    thresholds: Thresholds = field(default_factory=Thresholds)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["results_dir"] = str(self.results_dir)
-        data["spikes_dir"] = str(self.spikes_dir)
-        return data
-
-
-def default_cpu_sets() -> tuple[str | None, str | None]:
-    """Half the CPUs for the system under test, the rest for Locust; none on a 1-CPU machine."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return None, None
-    half = len(cpus) // 2
-    return ",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:]))
-
-
-def parse_cpus(spec: str | None) -> list[int]:
-    if not spec:
-        return sorted(os.sched_getaffinity(0))
-    out: list[int] = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
-def plan_trials(
-    spikes: list[SpikeManifest], scenarios: list[Scenario], trials: int, seed: int
-) -> list[tuple[int, SpikeManifest, Scenario]]:
-    """N rounds, each every (spike, scenario) once in a shuffled order: drift over time spreads
-    over all candidates instead of landing on whichever ran last."""
-    rng = random.Random(seed)
-    plan = []
-    for round_no in range(1, trials + 1):
-        pairs = [(sp, sc) for sc in scenarios for sp in spikes]
-        rng.shuffle(pairs)
-        plan.extend((round_no, sp, sc) for sp, sc in pairs)
-    return plan
-
-
-
-def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (spike, scenario): summaries over valid trials only; invalid ones are counted."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for trial in trials:
-        groups.setdefault((trial["spike"], trial["scenario"]), []).append(trial)
-    out = []
-    for (spike, scenario), group in sorted(groups.items()):
-        valid = [t for t in group if t["valid"]]
-        summaries = {
-            name: summarize(
-                [v for t in valid if (v := dig(t.get("metrics") or {}, path)) is not None]
-            )
-            for name, path in AGGREGATED.items()
-        }
-        warnings = []
-        cv = summaries["throughput_rps"]["cv"]
-        if cv is not None and cv > HIGH_CV:
-            warnings.append(f"high_cv: throughput varies {cv:.0%} between trials (> {HIGH_CV:.0%})")
-        if len(valid) < len(group):
-            warnings.append(f"{len(group) - len(valid)} of {len(group)} trials invalid, left out")
-        if len(valid) < 2:
-            warnings.append("fewer than 2 valid trials: no confidence interval")
-        out.append(
-            {
-                "spike": spike,
-                "scenario": scenario,
-                "trials": len(group),
-                "valid_trials": len(valid),
-                "metrics": summaries,
-                "warnings": warnings,
-            }
-        )
-    return out
-
-
-class Bench:
+class Bench(TrialsDesign):
     """One `spikebench bench` run: owns the runtime, the database and the result file."""
 
     def __init__(
@@ -226,7 +83,7 @@ class Bench:
 
     def _check_design(self) -> list[Any]:
         """What cannot be interleaved is refused before anything starts, with the way out."""
-        from harness.run.interleave import candidates
+        from harness.run.slicing import candidates
 
         cfg = self.config
         if cfg.design not in DESIGNS:
@@ -419,18 +276,7 @@ class Bench:
         if self.config.design == "interleaved":
             self._interleaved()
             return
-        plan = plan_trials(
-            self.spikes, self.scenarios, self.config.trials, int(self.config.order_seed or 0)
-        )
-        per_trial = self.config.warmup_s + self.config.measure_s + 6
-        self.progress.start(len(plan), per_trial)
-        for index, (round_no, spike, scenario) in enumerate(plan, start=1):
-            self.progress.trial(index, spike.name, scenario.name, round_no)
-            trial = self._trial(index, round_no, spike, scenario, template)
-            self.run["trials"].append(trial)
-            self.save()
-            self.progress.trial_done(trial)
-        self.progress.finish()
+        self._trials(template)
 
     def _interleaved(self) -> None:
         from harness.run.capacity import CapacityScenario
@@ -545,116 +391,6 @@ class Bench:
 
     # -- one trial ----------------------------------------------------------------------------
 
-    def _trial(
-        self, index: int, round_no: int, spike: SpikeManifest, scenario: Scenario, template: str
-    ) -> dict[str, Any]:
-        assert self.db is not None and self.runtime is not None and self.folder is not None
-        trial_id = f"{index:03d}-{spike.name}-{scenario.name}"
-        raw_dir = self.folder / "raw" / trial_id
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        record: dict[str, Any] = {
-            "id": trial_id,
-            "index": index,
-            "round": round_no,
-            "spike": spike.name,
-            "scenario": scenario.name,
-            "started_at": utc_now(),
-            "valid": False,
-            "invalid_reasons": [],
-            "warnings": [],
-            "error": None,
-            "metrics": None,
-            "raw_dir": str(raw_dir.relative_to(self.folder)),
-            "command": None,
-            "loadgen_command": None,
-        }
-        dbname = f"sb_{self.run_id.replace('-', '_').lower()}_{index:03d}"
-        url = self.db.create_database(dbname, template=template)
-        handle: SpikeHandle | None = None
-        loadgen: Loadgen | None = None
-        try:
-            port = self.config.spike_port or free_port()
-            try:
-                handle = self.runtime.start_spike(
-                    spike, url, self.parity, port, self.config.sut_cpus, raw_dir / "spike.log"
-                )
-            except SpikeStartError as exc:
-                record["invalid_reasons"].append("start_failed")
-                record["error"] = str(exc)
-                self.progress.warn(f"{trial_id}: spike failed to start: {str(exc)[:300]}")
-                return record
-            record["command"] = handle.command
-            time.sleep(1.0)  # let the workers settle before the idle reading
-            idle_rss, idle_pss = tree_memory(handle.processes())
-            loadgen = Loadgen(
-                scenario,
-                handle.base_url,
-                raw_dir,
-                LoadgenConfig(
-                    warmup_s=self.config.warmup_s,
-                    measure_s=self.config.measure_s,
-                    seed_users=self.config.seed_users,
-                    seed_items=self.config.seed_items,
-                    seed_password=load_seed_module().SEED_PASSWORD,
-                    random_seed=int(self.config.order_seed or 0) + index,
-                    cpus=self.config.loadgen_cpus,
-                    workers=self.config.loadgen_workers,
-                    users=self.config.users,
-                ),
-            )
-            db_procs = self._db_processes
-            monitor = Monitor(
-                app=handle.processes,
-                db=db_procs,
-                loadgen=loadgen.processes,
-                sut_cpus=parse_cpus(self.config.sut_cpus),
-            )
-            monitor.start()
-            crashed = False
-            try:
-                loadgen.start()
-                record["loadgen_command"] = loadgen.command
-                deadline = time.monotonic() + loadgen.run_time_s + 60
-                while loadgen.running():
-                    if not handle.alive():
-                        crashed = True
-                        loadgen.stop()
-                        break
-                    if time.monotonic() > deadline:
-                        record["warnings"].append("load generator overran its run time; stopped")
-                        loadgen.stop()
-                        break
-                    self.progress.live(loadgen.progress())
-                    time.sleep(0.5)
-            finally:
-                monitor.stop()
-                loadgen.stop()
-            if not crashed and not self._healthy(handle):
-                crashed = True
-            record["metrics"] = self._measure(raw_dir, monitor, handle, idle_rss, idle_pss, record)
-            if record["metrics"] is not None and not crashed:  # DB work: one hook, harness/dbwork
-                record["metrics"]["db_work"] = trial_db_work(
-                    self.db, dbname, handle.base_url, [t for t, w in scenario.tasks.items() if w],
-                    raw_dir, "user0001", load_seed_module().SEED_PASSWORD,
-                )
-            if crashed:
-                record["invalid_reasons"].append("spike_crashed")
-                record["error"] = (
-                    "the spike died or stopped answering during the trial; "
-                    f"log tail:\n{handle.log_tail(1200)}"
-                )
-                self.progress.warn(f"{trial_id}: spike crashed or stopped answering")
-            self._judge(record)
-            return record
-        finally:
-            record["finished_at"] = utc_now()
-            if loadgen is not None:
-                loadgen.stop()
-            if handle is not None:
-                handle.stop()
-            with contextlib.suppress(SpikebenchError):
-                self.db.drop_database(dbname)
-
     def db_processes(self) -> list[Any]:
         return self._db_processes()
 
@@ -665,116 +401,6 @@ class Bench:
         with contextlib.suppress(Exception):
             return [self.db.process, *self.db.process.children(recursive=True)]
         return []
-
-    @staticmethod
-    def _healthy(handle: SpikeHandle) -> bool:
-        if not handle.alive():
-            return False
-        try:
-            status, _ = http_get(handle.base_url + "/health", timeout=5)
-        except OSError:
-            return False
-        return status == 200
-
-    def _measure(
-        self,
-        raw_dir: Path,
-        monitor: Monitor,
-        handle: SpikeHandle,
-        idle_rss: int,
-        idle_pss: int,
-        record: dict[str, Any],
-    ) -> dict[str, Any] | None:
-        window = metrics.read_window(raw_dir)
-        if window is None:
-            record["invalid_reasons"].append("no_load")
-            record["error"] = record["error"] or (
-                "Locust wrote no measurement window; its log:\n" + _tail(raw_dir / "locust.log")
-            )
-            return None
-        lo, hi = window["measure_start"], window["measure_end"]
-        all_requests = metrics.read_requests(raw_dir)
-        measured = all_requests.window(lo, hi)
-        seconds = hi - lo
-        out = metrics.request_metrics(measured, seconds)
-        a, b = monitor.at(lo), monitor.at(hi)
-        n = max(len(measured), 1)
-        app_cpu, db_cpu = b["app_cpu"] - a["app_cpu"], b["db_cpu"] - a["db_cpu"]
-        sut_cpus = len(parse_cpus(self.config.sut_cpus))
-        sut_busy = b["sut_busy"] - a["sut_busy"]
-        db_on_sut = self.db is not None and self.db.cpus is not None
-        other = max(sut_busy - app_cpu - (db_cpu if db_on_sut else 0.0), 0.0)
-        loadgen_cpus = len(parse_cpus(self.config.loadgen_cpus))
-        out["cpu"] = {
-            "app_ms_per_request": 1000 * app_cpu / n,
-            "db_ms_per_request": (1000 * db_cpu / n) if self.db and self.db.process else None,
-            "app_cpu_share": app_cpu / seconds,
-            "db_cpu_share": db_cpu / seconds,
-            "loadgen_cpu_share": (b["loadgen_cpu"] - a["loadgen_cpu"]) / seconds / loadgen_cpus,
-            "loadgen_busiest_process_share": monitor.loadgen_process_share(lo, hi),
-            "other_on_sut_share": other / seconds / sut_cpus if self.config.sut_cpus else None,
-        }
-        peak_rss, peak_pss = monitor.peak_memory(lo, hi)
-        out["memory"] = {
-            "idle_rss_bytes": idle_rss,
-            "idle_pss_bytes": idle_pss,
-            "peak_rss_bytes": peak_rss,
-            "peak_pss_bytes": peak_pss,
-        }
-        out["startup_seconds"] = handle.startup_seconds
-        usage = getattr(handle, "container_usage", None)
-        if callable(usage):  # compose runtime: the containers' own cgroup/engine accounting
-            out["container"] = usage(lo, hi, len(measured))
-        out["window"] = {
-            "warmup_s": window["measure_start"] - window["test_start"],
-            "measure_s": seconds,
-            "measure_start": lo,
-            "measure_end": hi,
-        }
-        out["timeseries"] = metrics.timeseries(
-            all_requests, window["test_start"], self.config.warmup_s, metrics.read_users(raw_dir)
-        )
-        return out
-
-    def _judge(self, record: dict[str, Any]) -> None:
-        """Validity guards: every reason is recorded; an invalid trial stays out of aggregates."""
-        th, m = self.config.thresholds, record["metrics"]
-        reasons = record["invalid_reasons"]
-        if m is not None:
-            cpu = m["cpu"]
-            busiest = max(
-                cpu["loadgen_busiest_process_share"] or 0.0, cpu["loadgen_cpu_share"] or 0.0
-            )
-            if busiest >= th.loadgen_cpu:
-                reasons.append("loadgen_saturated")
-                record["warnings"].append(
-                    f"load generator at {busiest:.0%} of its CPU (>= {th.loadgen_cpu:.0%}): the "
-                    "numbers measure Locust, not the spike"
-                )
-            if m["error_rate"] > th.error_rate:
-                reasons.append("high_error_rate")
-                record["warnings"].append(
-                    f"error rate {m['error_rate']:.1%} > {th.error_rate:.0%}; "
-                    f"statuses {m['status_counts']}"
-                )
-            other = cpu["other_on_sut_share"]
-            if other is not None and other > th.noisy_neighbour:
-                reasons.append("noisy_neighbour")
-                record["warnings"].append(
-                    f"other processes used {other:.0%} of the SUT CPUs (> {th.noisy_neighbour:.0%})"
-                )
-            if m["requests"] < th.min_requests:
-                record["warnings"].append(
-                    f"only {m['requests']} measured requests (< {th.min_requests}): imprecise"
-                )
-        record["valid"] = not reasons
-
-
-def _tail(path: Path, chars: int = 1500) -> str:
-    with contextlib.suppress(OSError):
-        return path.read_text(errors="replace")[-chars:]
-    return ""
-
 
 def remove_run(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,67 @@
+"""The report's precision section: what pairing bought, the speed probe, the harness's cost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.decide.document import Block, Heading, Para, Table, num
+from harness.results import rundata as rd
+
+
+def precision(run: dict[str, Any]) -> list[Block]:
+    """How the interleaved design did on this machine: pairing, the probe, the harness's cost."""
+    if rd.design(run) != "interleaved":
+        return []
+    rows = []
+    for sc in rd.scenario_names(run):
+        an = rd.analysis(run, sc)
+        if not an:
+            continue
+        ratios = (an.get("ratios_to_best") or {}).values()
+        paired_hw = [r["paired"]["half_width"] for r in ratios if r.get("paired")]
+        unpaired_hw = [r["unpaired"]["half_width"] for r in ratios if r.get("unpaired")]
+        probe = an.get("probe_normalisation") or {}
+        mine = [x for x in run.get("slices", []) if x["scenario"] == sc]
+        flagged = sum(bool(x.get("machine_deviation")) for x in mine)
+        rows.append(
+            [
+                sc,
+                str(an.get("cycles")),
+                num(max(paired_hw, default=None), "±{:.1%}"),
+                num(max(unpaired_hw, default=None), "±{:.1%}"),
+                num(probe.get("resolution_normalised"), "±{:.1%}"),
+                f"{flagged}/{len(mine)}",
+                str(an.get("stop_reason")),
+            ]
+        )
+    probes = [p["ms"] for p in run.get("probes", [])]
+    over = run.get("overhead") or {}
+    text = "Speed probe: no samples."
+    if len(probes) > 1:
+        from harness.results.paired import cv
+
+        text = (
+            f"Speed probe: {len(probes)} samples, slice-to-slice CV {cv(probes) or 0:.1%}; "
+            f"slowest {max(probes) / sorted(probes)[len(probes) // 2] - 1:+.0%} against the "
+            "median. "
+        )
+    if over.get("wall_s"):
+        text += (
+            f"The harness's own samplers used {over.get('sampler_share', 0):.2%} of a core, the "
+            f"probe {over.get('probe_share', 0):.2%}."
+        )
+    return [
+        Heading(2, "Precision"),
+        Para(
+            "Widest ratio-to-best interval per scenario, paired (within cycles) and as if the "
+            "same slices were unpaired; and what normalising by the speed probe would give. "
+            + text
+        ),
+        Table(
+            ["scenario", "cycles", "paired", "unpaired", "probe-normalised",
+             "slices flagged (machine)", "stopped"],  # fmt: skip
+            rows,
+        ),
+    ]
+
+

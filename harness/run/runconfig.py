@@ -1,0 +1,93 @@
+"""What one `bench` run is asked to do: its configuration and validity thresholds, and the CPU
+sets the system under test and the load generator are pinned to."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.paths import RESULTS_DIR, SPIKES_DIR
+
+DESIGNS = ("interleaved", "trials")
+
+
+@dataclass
+class Thresholds:
+    loadgen_cpu: float = 0.80  # share of one core used by the busiest Locust process
+    error_rate: float = 0.01
+    noisy_neighbour: float = 0.15  # share of the SUT CPUs used by processes that are not the SUT
+    min_requests: int = 200  # fewer measured requests than this: a warning, not a verdict
+    lag_tolerance_ms: float = 10.0  # open model: p90 of send lag above this is loadgen_lagging
+
+
+@dataclass
+class BenchConfig:
+    spikes: list[str] | None = None
+    scenarios: list[str] | None = None
+    trials: int = 3
+    warmup_s: float = 5.0
+    measure_s: float = 15.0
+    users: int | None = None
+    runtime: str = "auto"
+    sut_cpus: str | None = None
+    loadgen_cpus: str | None = None
+    results_dir: Path = RESULTS_DIR
+    spikes_dir: Path = SPIKES_DIR
+    seed_users: int = 1000
+    seed_items: int = 100
+    order_seed: int | None = None
+    loadgen_workers: int = 0
+    spike_port: int | None = None
+    rebuild_envs: bool = False
+    quick: bool = False
+    run_id: str | None = None
+    design: str = "interleaved"
+    slice_s: float = 3.0  # measured seconds per slice (interleaved)
+    lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
+    budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
+    resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
+    min_cycles: int = 6
+    aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
+    probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
+    machine_deviation: float = 0.10  # a probe this far from the median flags its slices
+    capacity: list[str] | None = None  # scenarios whose task mix gets a capacity search
+    capacity_only: bool = False  # `spikebench capacity`: no closed-loop slices
+    slo_p99_ms: float = 100.0
+    step_s: float = 4.0  # measured seconds of one capacity or equal-load step
+    capacity_start_rps: float = 25.0
+    capacity_precision: float = 0.10
+    equal_load_fractions: tuple[float, ...] = (0.5, 0.8)
+    equal_load_cycles: int = 3
+    capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
+    open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
+    soak: bool = False
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["results_dir"] = str(self.results_dir)
+        data["spikes_dir"] = str(self.spikes_dir)
+        return data
+
+
+def default_cpu_sets() -> tuple[str | None, str | None]:
+    """Half the CPUs for the system under test, the rest for Locust; none on a 1-CPU machine."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None, None
+    half = len(cpus) // 2
+    return ",".join(map(str, cpus[:half])), ",".join(map(str, cpus[half:]))
+
+
+def parse_cpus(spec: str | None) -> list[int]:
+    if not spec:
+        return sorted(os.sched_getaffinity(0))
+    out: list[int] = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
