@@ -102,8 +102,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--slo-p99-ms",
         type=float,
-        default=100.0,
-        help="capacity: the latency SLO a step must meet, p99 in ms (default 100)",
+        help="capacity: the latency SLO a step must meet, p99 in ms (default: decision.toml "
+        "[performance] slo_p99_ms, else 100)",
     )
     p.add_argument("--spikes", type=csv_list, help="comma-separated spike names (default: all)")
     p.add_argument(
@@ -204,6 +204,19 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def team_slo() -> float:
+    """The SLO the team wrote in decision.toml ([performance] slo_p99_ms), else 100 ms."""
+    from harness.decide.criteria import DEFAULT_CRITERIA
+    from harness.errors import read_toml
+
+    try:
+        data = read_toml(DEFAULT_CRITERIA, "")
+    except SpikebenchError:
+        return 100.0
+    value = (data.get("performance") or {}).get("slo_p99_ms", 100.0)
+    return float(value) if isinstance(value, int | float) and value > 0 else 100.0
+
+
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.run.progress import ConsoleProgress
     from harness.run.runconfig import BenchConfig
@@ -238,7 +251,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         resolution=args.resolution,
         aa=args.aa,
         probe_normalise=args.probe_normalise,
-        slo_p99_ms=args.slo_p99_ms,
+        slo_p99_ms=args.slo_p99_ms or team_slo(),
     )
     if args.command == "soak":
         from harness.run.soak import rate_from
