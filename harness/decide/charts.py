@@ -164,8 +164,8 @@ def throughput_chart(run: dict[str, Any]) -> Chart:
         run,
         "chart-throughput",
         "Throughput",
-        "Mean requests per second over valid trials; whiskers are the 95% confidence interval "
-        "(Student t). No whisker: fewer than 2 valid trials.",
+        f"The run's estimate of requests per second ({rd.estimator(run)}): the bar is the "
+        "mean, the whiskers its 95% interval. No whisker: too few values for one.",
         draw,
     )
 
@@ -188,7 +188,7 @@ def latency_chart(run: dict[str, Any]) -> Chart:
             drawn = True
         if drawn:
             plain_log_axis(ax)
-            ax.set_ylabel("latency ms (median of trials)")
+            ax.set_ylabel("latency ms")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
         return drawn
@@ -197,8 +197,8 @@ def latency_chart(run: dict[str, Any]) -> Chart:
         run,
         "chart-latency",
         "Latency percentiles",
-        "Per spike, the latency at each percentile of every measured request (median over valid "
-        "trials); log scale.",
+        "Per spike, the latency at each percentile of its measured requests (the median over "
+        "valid trials; an interleaved run pools every usable slice); log scale.",
         draw,
     )
 
@@ -208,12 +208,12 @@ def cpu_chart(run: dict[str, Any]) -> Chart:
         ax = cell[0]
         names, app, db = [], [], []
         for spike in rd.spike_names(run):
-            a = rd.median(run, spike, scenario, "app_cpu_ms_per_request")
+            a = rd.estimate(run, spike, scenario, "app_cpu_ms_per_request")
             if a is None:
                 continue
             names.append(spike)
             app.append(a)
-            db.append(rd.median(run, spike, scenario, "db_cpu_ms_per_request") or 0.0)
+            db.append(rd.estimate(run, spike, scenario, "db_cpu_ms_per_request") or 0.0)
         if not names:
             return False
         x = range(len(names))
@@ -221,7 +221,7 @@ def cpu_chart(run: dict[str, Any]) -> Chart:
         # one PostgreSQL serves every spike: one colour for it, so the legend can match it
         pg = ax.bar(x, db, bottom=app, color=DB_COLOUR, hatch="//", edgecolor="white")
         _bars(ax, names)
-        ax.set_ylabel("CPU ms per request (median)")
+        ax.set_ylabel("CPU ms per request")
         style_legend(ax, [(tuple(own.patches), "app"), (pg.patches[0], "PostgreSQL")])
         return True
 
@@ -230,7 +230,7 @@ def cpu_chart(run: dict[str, Any]) -> Chart:
         "chart-cpu",
         "CPU per request",
         "CPU time per measured request: the spike's processes (its colour) and PostgreSQL "
-        "(grey, hatched), stacked; median over valid trials.",
+        "(grey, hatched), stacked; the run's estimate (see the summary table).",
         draw,
     )
 
@@ -240,12 +240,12 @@ def memory_chart(run: dict[str, Any]) -> Chart:
         ax = cell[0]
         names, idle, peak = [], [], []
         for spike in rd.spike_names(run):
-            p = rd.median(run, spike, scenario, "peak_rss_bytes")
+            p = rd.estimate(run, spike, scenario, "peak_rss_bytes")
             if p is None:
                 continue
             names.append(spike)
             peak.append(p / MIB)
-            idle.append((rd.median(run, spike, scenario, "idle_rss_bytes") or 0.0) / MIB)
+            idle.append((rd.estimate(run, spike, scenario, "idle_rss_bytes") or 0.0) / MIB)
         if not names:
             return False
         w = 0.38
@@ -260,7 +260,7 @@ def memory_chart(run: dict[str, Any]) -> Chart:
         )
         peak_bars = ax.bar([x + w / 2 for x in xs], peak, w, color=[colors[n] for n in names])
         _bars(ax, names)
-        ax.set_ylabel("RSS MiB (median)")
+        ax.set_ylabel("RSS MiB")
         style_legend(
             ax, [(tuple(idle_bars.patches), "idle"), (tuple(peak_bars.patches), "peak")]
         )
@@ -271,7 +271,7 @@ def memory_chart(run: dict[str, Any]) -> Chart:
         "chart-memory",
         "Memory",
         "Resident memory of the spike's process tree: idle before load (dotted) and the peak "
-        "during the measured window (solid); median over valid trials.",
+        "during the measured window (solid); the run's estimate.",
         draw,
     )
 
