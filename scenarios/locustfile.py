@@ -298,6 +298,18 @@ if _unknown:
     )
 
 
+def login_header(client: Any, seed_user: int) -> dict[str, str]:
+    """Log in as a seeded user; its Authorization header, or none when the login failed."""
+    resp = client.post(
+        "/auth/login",
+        json={"username": f"user{seed_user:04d}", "password": SEED_PASSWORD},
+        name="/auth/login",
+    )
+    if resp.status_code == 200:
+        return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+    return {}
+
+
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
@@ -333,13 +345,7 @@ class ScenarioUser(FastHttpUser):
         self.created: list[int] = []
         self.auth: dict[str, str] = {}
         if SETTINGS.get("login_on_start", True):
-            resp = self.client.post(
-                "/auth/login",
-                json={"username": f"user{self.seed_user:04d}", "password": SEED_PASSWORD},
-                name="/auth/login",
-            )
-            if resp.status_code == 200:
-                self.auth = {"Authorization": f"Bearer {resp.json()['access_token']}"}
+            self.auth = login_header(self.client, self.seed_user)
 
     def seed_username(self) -> str:
         """Any seeded user: logins in auth_storm spread over the whole table."""
@@ -396,13 +402,7 @@ class OpenArrivals(FastHttpUser):
         self.identities = [Identity(self.client, n) for n in range(IDENTITIES)]
         if SETTINGS.get("login_on_start", True):
             for ident in self.identities:
-                resp = self.client.post(
-                    "/auth/login",
-                    json={"username": f"user{ident.seed_user:04d}", "password": SEED_PASSWORD},
-                    name="/auth/login",
-                )
-                if resp.status_code == 200:
-                    ident.auth = {"Authorization": f"Bearer {resp.json()['access_token']}"}
+                ident.auth = login_header(self.client, ident.seed_user)
 
     def on_stop(self) -> None:
         global _users_alive

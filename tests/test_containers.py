@@ -17,8 +17,8 @@ import pytest
 
 from harness.results.resultfile import validate
 from harness.run.cgroups import Cgroup, CgroupSampler, parse_size
-from harness.run.postgres import SERVER_SETTINGS
 from harness.run.compose_spike import engine_cli
+from harness.run.postgres import SERVER_SETTINGS
 
 REAL = os.environ.get("SPIKEBENCH_CONTAINERS") == "1"
 SPIKE = os.environ.get("SPIKEBENCH_SMOKE_SPIKE", "flask")

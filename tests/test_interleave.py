@@ -13,11 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from harness.results.resultfile import load_run, validate
-from tests.test_engine_faults import FIXTURES, assert_nothing_left
+from tests.test_engine_faults import FIXTURES, assert_nothing_left, pids_before  # noqa: F401
 
 FAST = ["--warmup", "1", "--slice", "0.6", "--lead-in", "0.1", "--min-cycles", "2",
         "--seed-users", "20", "--seed-items", "5", "--scenarios", "read_heavy",
@@ -32,11 +31,6 @@ def bench(
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     run_file = tmp_path / "r" / "run.json"
     return done, (json.loads(run_file.read_text()) if run_file.exists() else {})
-
-
-@pytest.fixture
-def pids_before() -> set[int]:
-    return set(psutil.pids())
 
 
 def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(

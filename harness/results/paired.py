@@ -54,33 +54,23 @@ def _bootstrap(
     if all(np.ptp(d) == 0 for d in data):
         value = float(statistic(*data, axis=-1))
         return value, value
-    with warnings.catch_warnings():  # BCa warns on tiny samples; the percentile fallback is fine
-        warnings.simplefilter("ignore")
-        res = sps.bootstrap(
-            data,
-            statistic,
-            n_resamples=RESAMPLES,
-            confidence_level=CONFIDENCE,
-            method="BCa",
-            paired=paired,
-            vectorized=True,
-            rng=np.random.default_rng(seed),
-        )
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        with warnings.catch_warnings():
+    lo = hi = math.nan
+    for method in ("BCa", "percentile"):  # BCa, unless it cannot say (a degenerate resample)
+        with warnings.catch_warnings():  # BCa warns on tiny samples; the fallback is fine
             warnings.simplefilter("ignore")
             res = sps.bootstrap(
                 data,
                 statistic,
                 n_resamples=RESAMPLES,
                 confidence_level=CONFIDENCE,
-                method="percentile",
+                method=method,
                 paired=paired,
                 vectorized=True,
                 rng=np.random.default_rng(seed),
             )
         lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if math.isfinite(lo) and math.isfinite(hi):
+            break
     return lo, hi
 
 

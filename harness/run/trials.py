@@ -124,22 +124,7 @@ class TrialsDesign:
         trial_id = f"{index:03d}-{spike.name}-{scenario.name}"
         raw_dir = self.folder / "raw" / trial_id
         raw_dir.mkdir(parents=True, exist_ok=True)
-        record: dict[str, Any] = {
-            "id": trial_id,
-            "index": index,
-            "round": round_no,
-            "spike": spike.name,
-            "scenario": scenario.name,
-            "started_at": utc_now(),
-            "valid": False,
-            "invalid_reasons": [],
-            "warnings": [],
-            "error": None,
-            "metrics": None,
-            "raw_dir": str(raw_dir.relative_to(self.folder)),
-            "command": None,
-            "loadgen_command": None,
-        }
+        record = self.new_record(trial_id, index, round_no, spike.name, scenario)
         dbname = f"sb_{self.run_id.replace('-', '_').lower()}_{index:03d}"
         url = self.db.create_database(dbname, template=template)
         handle: SpikeHandle | None = None
