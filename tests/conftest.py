@@ -56,3 +56,11 @@ def running_spike(
         server.stop()
         if template:
             pg.drop_database(dbname)
+
+
+@pytest.fixture
+def pids_before() -> set[int]:
+    """The processes that existed before a test: what it may not leave behind is the rest."""
+    import psutil
+
+    return set(psutil.pids())

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import pytest
 
 from harness.results.resultfile import validate
 
@@ -48,11 +47,6 @@ def assert_nothing_left(before: set[int]) -> None:
         if "stub_server.py" in cmd or "locust" in cmd or "spikebench-pg-" in cmd:
             leftovers.append(cmd)
     assert not leftovers, leftovers
-
-
-@pytest.fixture
-def pids_before() -> set[int]:
-    return set(psutil.pids())
 
 
 def test_healthy_stub_run_is_recorded_and_valid_against_schema(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.results.resultfile import load_run, validate
-from tests.test_engine_faults import FIXTURES, assert_nothing_left, pids_before  # noqa: F401
+from tests.test_engine_faults import FIXTURES, assert_nothing_left
 
 FAST = ["--warmup", "1", "--slice", "0.6", "--lead-in", "0.1", "--min-cycles", "2",
         "--seed-users", "20", "--seed-items", "5", "--scenarios", "read_heavy",
