@@ -141,6 +141,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    "per slice (default 3; --quick 1.5)")  # fmt: skip
     p.add_argument("--lead-in", type=float, dest="lead_in_s", help="interleaved: seconds "
                    "discarded at the start of each slice (default 0.5; --quick 0.3)")  # fmt: skip
+    p.add_argument("--step", type=float, dest="step_s", help="capacity: measured seconds of one "
+                   "search or equal-load step (default 4; --quick 2)")  # fmt: skip
     p.add_argument("--min-cycles", type=int, help="interleaved: cycles before the resolution "
                    "may stop a scenario (default 6; --quick 3)")  # fmt: skip
     p.add_argument(
@@ -277,7 +279,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         ("slice_s", args.slice_s),
         ("lead_in_s", args.lead_in_s),
         ("min_cycles", args.min_cycles),
-        ("step_s", None),
+        ("step_s", args.step_s),
         ("equal_load_cycles", None),
     ):
         if value is not None:

@@ -154,22 +154,25 @@ def test_judge_step_names_the_reason() -> None:
 
 
 def test_capacity_command_on_a_server_of_known_capacity(tmp_path: Path) -> None:
-    """10 ms per request, one at a time: at most 100 req/s; the SLO (300 ms, lenient for a busy
-    test machine) holds up to ~85-90% of that and fails beyond it."""
+    """10 ms per request, one at a time: at most ~99 req/s; the SLO (300 ms, lenient for a busy
+    test machine) holds up to ~85-90% of that and fails beyond it. Steps of 4 s: a 2-s step
+    can pass a few % of overload (the queue has no time to grow past the SLO)."""
     before = set(__import__("psutil").pids())
     cmd = [sys.executable, "-m", "harness.cli", "capacity", "--output", str(tmp_path),
            "--spikes-dir", str(FIXTURES), "--run-id", "r", "--spikes", "stub_capacity",
            "--scenarios", "read_heavy", "--warmup", "1", "--lead-in", "0.5", "--budget", "150s",
            "--seed-users", "20", "--seed-items", "5", "--runtime", "local", "--quick",
-           "--slo-p99-ms", "300"]  # fmt: skip
+           "--slo-p99-ms", "300", "--step", "4"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     run = json.loads((tmp_path / "r" / "run.json").read_text())
     assert done.returncode in (0, 3), done.stdout[-2000:] + done.stderr[-2000:]
     cap = run["capacity"]["read_heavy"]
     search = cap["searches"]["stub_capacity"]
     lo, hi = search["bracket"]
-    assert lo is not None and 50 <= lo <= 100, search
-    assert hi is not None and hi <= 130, search
+    # the bracket lands within 10% of the known capacity: a step of a few seconds lets a few %
+    # of overload pass (the queue has too little time to push p99 past the SLO)
+    assert lo is not None and 50 <= lo <= 110, search
+    assert hi is not None and lo < hi <= 130, search
     assert cap["equal_load_rates"] == [round(lo * 0.5, 1), round(lo * 0.8, 1)]
     assert "capacity at p99 ≤ 300 ms" in done.stderr
     assert_nothing_left(before)
