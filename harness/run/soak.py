@@ -10,6 +10,7 @@ errors, and the errors over the whole soak. It is the interleaved engine with on
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from scipy import stats as sps
@@ -78,4 +79,5 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rate", type=float, help="offered req/s (open model) (default: --fraction)")
     p.add_argument("--fraction", type=float, default=0.5,
                    help="of the capacity in --capacity-run, when --rate is not given")  # fmt: skip
-    p.add_argument("--capacity-run", help="a run folder with a capacity search (default: none)")
+    p.add_argument("--capacity-run", type=Path,
+                   help="a run folder with a capacity search (default: none)")  # fmt: skip
