@@ -223,3 +223,16 @@ def test_soak_fits_memory_growth_and_latency_drift() -> None:
     run["soak"] = soak_figures(run)
     (line,) = soak_lines(run)
     assert "memory +1.50 ± 0.00 MiB/min (200 → 214 MiB)" in line and "errors 1 of 60000" in line
+
+
+def test_soak_rate_from_a_capacity_run(tmp_path: Path) -> None:
+    """`spikebench soak --fraction 0.5 --capacity-run RUN`, as the CLI parses it."""
+    from harness.cli import build_parser
+    from harness.run.soak import rate_from
+
+    run = with_capacity(interleaved_run(RATES))
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    args = build_parser().parse_args(
+        ["soak", "--spikes", "flask", "--fraction", "0.5", "--capacity-run", str(tmp_path)]
+    )
+    assert rate_from(args) == 105.0  # half of flask's 210 req/s
