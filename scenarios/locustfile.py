@@ -128,6 +128,17 @@ _pauses = 0
 _in_flight = 0  # open model: arrivals sent and not yet answered
 
 
+def park_at_gate() -> None:
+    """Gated mode: wait here while the gate is closed, counted as parked (nothing in flight)."""
+    global _waiting
+    if GATED and not _gate.is_set():
+        _waiting += 1
+        try:
+            _gate.wait()
+        finally:
+            _waiting -= 1
+
+
 def _resume() -> None:
     _gate.set()
 
@@ -320,16 +331,10 @@ class ScenarioUser(FastHttpUser):
 
     def wait_time(self) -> float:
         """Think time, then (gated mode) the gate: the last thing before the next task."""
-        global _waiting
         lo, hi = self.think
         if hi > 0:
             gevent.sleep(lo + self.rng.random() * (hi - lo))
-        if GATED and not _gate.is_set():
-            _waiting += 1
-            try:
-                _gate.wait()
-            finally:
-                _waiting -= 1
+        park_at_gate()
         return 0.0
 
     def on_stop(self) -> None:
@@ -423,13 +428,8 @@ class OpenArrivals(FastHttpUser):
 
     @task
     def schedule(self) -> None:
-        global _in_flight, _waiting
-        if GATED and not _gate.is_set():
-            _waiting += 1
-            try:
-                _gate.wait()
-            finally:
-                _waiting -= 1
+        global _in_flight
+        park_at_gate()
         rate = max(current_rate(), 1e-3)
         t_next = time.time()
         while not GATED or _gate.is_set():
