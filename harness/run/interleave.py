@@ -297,7 +297,7 @@ class InterleavedScenario:
             rec["invalid_reasons"].append("spike_crashed" if not live.running() else "no_load")
             rec["valid"] = False
             self._lose(live, rec["invalid_reasons"][-1], error or "the spike died during a slice")
-        if slices.usable(rec) or rec["valid"]:
+        if rec["valid"]:  # the spike's pooled figures (latency, CPU) come from valid slices
             live.parts.append(rows)
             live.measured_s += rec["seconds"]
             live.app_cpu_s += rec["_app_cpu_s"]

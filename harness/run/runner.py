@@ -392,9 +392,6 @@ class Bench(TrialsDesign):
     # -- one trial ----------------------------------------------------------------------------
 
     def db_processes(self) -> list[Any]:
-        return self._db_processes()
-
-    def _db_processes(self) -> list[Any]:
         assert self.db is not None
         if self.db.process is None:
             return []

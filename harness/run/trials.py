@@ -159,7 +159,7 @@ class TrialsDesign:
                     users=self.config.users,
                 ),
             )
-            db_procs = self._db_processes
+            db_procs = self.db_processes
             monitor = Monitor(
                 app=handle.processes,
                 db=db_procs,
