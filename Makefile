@@ -62,51 +62,38 @@ test: lint browser-check wrk-check
 	@if CONTAINERS="$(CONTAINERS)" .ci/podman/available.sh; then \
 		$(MAKE) --no-print-directory test-containers; fi
 
+# $(call apt_tool,PROGRAM,WHAT FOR): the Debian package of that name, installed with apt as root,
+# or a line that says how. $(call ci_tool,PROGRAM,TARGET,WITHOUT IT): that install in CI only;
+# elsewhere the line that says what skips without it. (No commas inside the arguments.)
+apt_tool = if command -v $(1) >/dev/null 2>&1; then echo "$(1): $$(command -v $(1))"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(1) (apt-get) for $(2)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+	else \
+		echo "cannot install $(1) here: sudo apt-get install $(1) (or your system's package)"; \
+	fi
+ci_tool = if command -v $(1) >/dev/null 2>&1; then :; \
+	elif [ -n "$$CI" ] && [ "$$CI" != false ] && [ "$$CI" != 0 ]; then \
+		$(MAKE) --no-print-directory $(2); \
+	else \
+		echo "$(1) not installed: $(3) ($(MAKE) $(2) installs it)"; \
+	fi
+
 # Headless Chromium for tests/test_report_browser.py (Debian's package). `make browser` installs
 # it (as root, with apt); `make test` does so only in CI and otherwise says how (the test skips).
 browser:
-	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing chromium (apt-get) for the report browser test"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else \
-		echo "cannot install chromium here: sudo apt-get install chromium (or your system's package)"; \
-	fi
+	@$(call apt_tool,chromium,the report browser test)
 
 browser-check:
-	@if command -v chromium >/dev/null 2>&1; then :; \
-	elif [ -n "$$CI" ] && [ "$$CI" != false ] && [ "$$CI" != 0 ]; then \
-		$(MAKE) --no-print-directory browser; \
-	else \
-		echo "chromium not installed: tests/test_report_browser.py will skip (make browser installs it)"; \
-	fi
+	@$(call ci_tool,chromium,browser,tests/test_report_browser.py will skip)
 
 # wrk (Debian's package) for `spikebench crosscheck` and its test: installed like chromium,
 # by `make wrk` on request or by `make test` in CI; elsewhere that test skips and says so.
 wrk:
-	@if command -v wrk >/dev/null 2>&1; then echo "wrk: $$(command -v wrk)"; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing wrk (apt-get) for spikebench crosscheck"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
-	else \
-		echo "cannot install wrk here: sudo apt-get install wrk (or your system's package)"; \
-	fi
+	@$(call apt_tool,wrk,spikebench crosscheck)
 
 wrk-check:
-	@if command -v wrk >/dev/null 2>&1; then :; \
-	elif [ -n "$$CI" ] && [ "$$CI" != false ] && [ "$$CI" != 0 ]; then \
-		$(MAKE) --no-print-directory wrk; \
-	else \
-		echo "wrk not installed: the crosscheck test will skip (make wrk installs it)"; \
-	fi
-
-# A long run at a fixed offered rate: memory growth, latency drift, errors (not in make bench).
-# make soak SPIKES=flask RATE=100 MINUTES=10
-RATE ?= 100
-MINUTES ?= 10
-soak: setup
-	$(BIN)/spikebench soak --runtime local --spikes $(or $(subst $() ,$(comma),$(strip $(SPIKES))),flask) \
-		--rate $(RATE) --minutes $(MINUTES) $(if $(SCENARIOS),--scenarios $(subst $() ,$(comma),$(strip $(SCENARIOS)))) $(ARGS)
+	@$(call ci_tool,wrk,wrk,the crosscheck test will skip)
 
 # The independent cross-check: every spike's saturated throughput by Locust and by wrk.
 crosscheck: setup wrk
