@@ -33,16 +33,8 @@ def pinned_version(manifest: SpikeManifest, package: str) -> str | None:
 
 
 def variants(manifest: SpikeManifest) -> dict[str, str]:
-    """`[variants.<name>] description = "…"` in spike.toml, or a list of names; none yet."""
-    raw = manifest.raw.get("variants") or {}
-    if isinstance(raw, list):
-        return {str(name): "" for name in raw}
-    if isinstance(raw, dict):
-        return {
-            str(name): str(v.get("description", "")) if isinstance(v, dict) else str(v)
-            for name, v in raw.items()
-        }
-    return {}
+    """The `[variants.<name>]` of spike.toml, each with its description."""
+    return {v.variant: v.description for v in manifest.variants()}
 
 
 def spike_entry(manifest: SpikeManifest) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 import string
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ class Parity:
     argon2_time_cost: int = 2
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
+    threads: int = 8
     orm_tier: str = "full ORM"
 
     def env(self) -> dict[str, str]:
@@ -48,6 +49,7 @@ class Parity:
             "SPIKE_ARGON2_TIME_COST": str(self.argon2_time_cost),
             "SPIKE_ARGON2_MEMORY_KIB": str(self.argon2_memory_kib),
             "SPIKE_ARGON2_PARALLELISM": str(self.argon2_parallelism),
+            "SPIKE_THREADS": str(self.threads),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,11 +87,31 @@ class SpikeManifest:
     worker_class: str = ""
     validation: str = ""
     recommended_workers: str = ""
+    # Contract v2 parts this candidate implements (FEATURES); a scenario or test needing one the
+    # candidate lacks reports "not supported" instead of failing.
+    features: tuple[str, ...] = ()
+    variant: str = ""  # "" for the spike as its folder starts it, else the [variants.<name>] key
+    description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def spike(self) -> str:
+        """The folder (the app code) this candidate runs; variants share it and its venv."""
+        return self.directory.name
 
     @property
     def requirements(self) -> Path:
         return self.directory / "requirements.txt"
+
+    def supports(self, feature: str) -> bool:
+        return feature in self.features
+
+    def variants(self) -> list[SpikeManifest]:
+        """The `[variants.<name>]` of this spike: same app code, another server or worker class."""
+        found = []
+        for key, table in (self.raw.get("variants") or {}).items():
+            found.append(load_variant(self, key, table))
+        return found
 
     def argv(self, env: dict[str, str]) -> list[str]:
         """The start command with ${VAR}s expanded from the spike's environment."""
@@ -97,6 +119,46 @@ class SpikeManifest:
             return shlex.split(string.Template(self.command).substitute(env))
         except KeyError as exc:
             raise ConfigError(f"spike {self.name}: start command needs ${{{exc.args[0]}}}") from exc
+
+
+FEATURES = ("quote", "websocket")
+VARIANT_KEYS = frozenset(
+    {"description", "command", "server", "worker_class", "interface", "features", "health_path"}
+)
+
+
+def _features(path: Path, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or any(f not in FEATURES for f in value):
+        raise ConfigError(f"{path}: features must be a list drawn from {list(FEATURES)}")
+    return tuple(value)
+
+
+def load_variant(base: SpikeManifest, key: str, table: Any) -> SpikeManifest:
+    """A variant overrides how the spike starts (and what that start supports), never its code."""
+    path = base.directory / "spike.toml"
+    if not isinstance(table, dict) or "command" not in table:
+        raise ConfigError(f"{path}: [variants.{key}] needs a command")
+    if not key.replace("_", "").replace("-", "").isalnum():
+        raise ConfigError(f"{path}: variant name {key!r} must be letters, digits, - or _")
+    unknown = sorted(set(table) - VARIANT_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown [variants.{key}] keys {unknown}")
+    interface = table.get("interface", base.interface)
+    if interface not in ("wsgi", "asgi"):
+        raise ConfigError(f"{path}: [variants.{key}] interface must be wsgi or asgi")
+    features = table.get("features")
+    return replace(
+        base,
+        name=f"{base.name}@{key}",
+        variant=key,
+        command=table["command"],
+        server=table.get("server", base.server),
+        worker_class=table.get("worker_class", base.worker_class),
+        interface=interface,
+        health_path=table.get("health_path", base.health_path),
+        features=base.features if features is None else _features(path, features),
+        description=table.get("description", ""),
+    )
 
 
 def load_manifest(directory: Path) -> SpikeManifest:
@@ -127,6 +189,7 @@ def load_manifest(directory: Path) -> SpikeManifest:
         command=start["command"],
         health_path=start.get("health_path", "/health"),
         recommended_workers=start.get("recommended_workers", ""),
+        features=_features(path, spike.get("features", [])),
         raw=data,
     )
 
@@ -136,11 +199,17 @@ def discover_spikes(root: Path = SPIKES_DIR) -> list[SpikeManifest]:
     return [load_manifest(p.parent) for p in sorted(root.glob("*/spike.toml"))]
 
 
+def discover_candidates(root: Path = SPIKES_DIR) -> list[SpikeManifest]:
+    """Every spike, each followed by its variants (`flask`, `flask@gthread`, …)."""
+    return [c for s in discover_spikes(root) for c in (s, *s.variants())]
+
+
 def select_spikes(names: list[str] | None, root: Path = SPIKES_DIR) -> list[SpikeManifest]:
+    """Named candidates (`flask`, `flask@gthread`), or every spike without its variants."""
     spikes = discover_spikes(root)
     if not names:
         return spikes
-    by_name = {s.name: s for s in spikes}
+    by_name = {c.name: c for c in discover_candidates(root)}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)}")

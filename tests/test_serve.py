@@ -160,11 +160,23 @@ def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
     manifest = spikes / "flask" / "spike.toml"
     manifest.write_text(
         manifest.read_text()
-        + '\n[variants.async]\ndescription = "Flask 3 async views"\n'
-        + '[variants.raw-sql]\ndescription = "psycopg without the ORM"\n'
+        + '\n[variants.async]\ndescription = "Flask 3 async views"\ncommand = "gunicorn x"\n'
+        + '[variants.raw-sql]\ndescription = "psycopg without the ORM"\ncommand = "gunicorn y"\n'
+        + 'features = ["quote"]\n'
     )
     data = inventory(spikes)
     assert data["spikes"][0]["variants"] == {
         "async": "Flask 3 async views",
         "raw-sql": "psycopg without the ORM",
     }
+    from harness.manifest import ConfigError, discover_candidates, select_spikes
+
+    found = {c.name: c for c in discover_candidates(spikes)}
+    assert list(found) == ["flask", "flask@async", "flask@raw-sql"]
+    assert found["flask@raw-sql"].features == ("quote",) and found["flask@async"].features == ()
+    assert found["flask@async"].spike == "flask" and found["flask@async"].command == "gunicorn x"
+    assert [c.name for c in select_spikes(None, spikes)] == ["flask"]
+    assert [c.name for c in select_spikes(["flask@async"], spikes)] == ["flask@async"]
+    manifest.write_text(manifest.read_text() + '[variants.bad]\ndescription = "no command"\n')
+    with pytest.raises(ConfigError, match=r"\[variants.bad\] needs a command"):
+        discover_candidates(spikes)

@@ -56,14 +56,14 @@ class SpikeEnv:
 def env_key(manifest: SpikeManifest) -> str:
     digest = hashlib.sha256(manifest.requirements.read_bytes())
     digest.update(sys.version.encode())
-    return f"{manifest.name}-{digest.hexdigest()[:12]}"
+    return f"{manifest.spike}-{digest.hexdigest()[:12]}"
 
 
 def ensure_env(manifest: SpikeManifest, rebuild: bool = False) -> SpikeEnv:
     """Reuse the cached venv when the requirements are unchanged, else build it."""
     if not manifest.requirements.exists():
         raise EnvironmentSetupError(f"spike {manifest.name}: no requirements.txt")
-    env = SpikeEnv(manifest.name, cache_dir() / "venvs" / env_key(manifest))
+    env = SpikeEnv(manifest.spike, cache_dir() / "venvs" / env_key(manifest))
     if (env.path / MARKER).exists() and not rebuild:
         return env
     shutil.rmtree(env.path, ignore_errors=True)
