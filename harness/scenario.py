@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, read_toml
+from harness.manifest import FEATURES
 from harness.paths import SCENARIOS_DIR
 
 # The task library of scenarios/locustfile.py (a test keeps the two in step). Kept here so a bad
@@ -69,6 +70,9 @@ class Scenario:
     tasks: dict[str, int]
     interleave: bool = True  # false: only the trials design may run it (one process per trial)
     load: Load = field(default_factory=Load)
+    # Contract v2 features a candidate needs to run this scenario (manifest `features`); the
+    # others are recorded as "not supported", not failed.
+    requires: tuple[str, ...] = ()
 
     @property
     def open(self) -> bool:
@@ -86,6 +90,7 @@ class Scenario:
             "tasks": dict(self.tasks),
             "interleave": self.interleave,
             "load": self.load.to_dict(),
+            "requires": list(self.requires),
         }
 
 
@@ -109,6 +114,9 @@ def load_scenario(path: Path) -> Scenario:
     if any(not isinstance(w, int) or w < 1 for w in tasks.values()):
         problems.append("task weights must be positive integers")
     load = load_section(data.get("load", {}), problems)
+    requires = settings.get("requires", [])
+    if not isinstance(requires, list) or any(f not in FEATURES for f in requires):
+        problems.append(f"scenario.requires must be a list drawn from {list(FEATURES)}")
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return Scenario(
@@ -122,6 +130,7 @@ def load_scenario(path: Path) -> Scenario:
         tasks=dict(tasks),
         interleave=bool(settings.get("interleave", True)),
         load=load,
+        requires=tuple(requires),
     )
 
 
