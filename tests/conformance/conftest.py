@@ -19,13 +19,13 @@ import httpx
 import psycopg
 import pytest
 
-from harness.manifest import Parity, SpikeManifest, discover_spikes
+from harness.manifest import Parity, SpikeManifest, discover_candidates
 from harness.paths import CONTRACT_DIR
 from harness.run.seed import load_seed_module, seed_password_hash
 from harness.run.server import SpikeServer
 from tests.conftest import TEST_ITEMS_PER_USER, TEST_USERS, running_spike
 
-SPIKES = discover_spikes()
+SPIKES = discover_candidates()  # every spike and every variant of it
 PASSWORD = "correct-horse-battery"
 _counter = itertools.count(1)
 
@@ -54,6 +54,15 @@ class Spike:
         if isinstance(self.server, ExternalServer):
             return self.server.name
         return self.server.manifest.name
+
+    @property
+    def manifest(self) -> SpikeManifest | None:
+        return self.server.manifest
+
+    def require(self, feature: str) -> None:
+        """Skip, saying so, where the candidate's manifest does not list a contract v2 feature."""
+        if self.manifest is None or not self.manifest.supports(feature):
+            pytest.skip(f"{self.name}: {feature} not supported (spike.toml features)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -125,7 +134,7 @@ def spike(
     pg = request.getfixturevalue("pg")
     template = request.getfixturevalue("template")
     manifest = request.param
-    dbname = f"conformance_{manifest.name}"
+    dbname = f"conformance_{manifest.name.replace('@', '_')}"
     logs = tmp_path_factory.mktemp(f"logs-{manifest.name}")
     with (
         running_spike(manifest, pg, parity, dbname, logs, template) as local,
