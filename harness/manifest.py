@@ -37,6 +37,7 @@ class Parity:
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     threads: int = 8
+    upstream_timeout_ms: int = 1000
     orm_tier: str = "full ORM"
 
     def env(self) -> dict[str, str]:
@@ -50,6 +51,7 @@ class Parity:
             "SPIKE_ARGON2_MEMORY_KIB": str(self.argon2_memory_kib),
             "SPIKE_ARGON2_PARALLELISM": str(self.argon2_parallelism),
             "SPIKE_THREADS": str(self.threads),
+            "SPIKE_UPSTREAM_TIMEOUT_MS": str(self.upstream_timeout_ms),
         }
 
     def to_dict(self) -> dict[str, Any]:

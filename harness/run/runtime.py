@@ -32,6 +32,8 @@ class SpikeHandle(Protocol):
 
 class Runtime(Protocol):
     name: str
+    # variables every spike started from now on gets beyond parity (SPIKE_UPSTREAM_URL)
+    spike_env: dict[str, str]
 
     def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]: ...
     def start_database(self, cpus: str | None) -> Postgres: ...
@@ -56,6 +58,7 @@ class LocalRuntime:
     def __init__(self, rebuild_envs: bool = False) -> None:
         self.rebuild = rebuild_envs
         self.envs: dict[str, SpikeEnv] = {}
+        self.spike_env: dict[str, str] = {}
 
     def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]:
         info = {}
@@ -88,7 +91,9 @@ class LocalRuntime:
         cpus: str | None,
         log: Path,
     ) -> SpikeHandle:
-        server = SpikeServer(manifest, self.envs[manifest.name], port, log, cpus=cpus)
+        server = SpikeServer(
+            manifest, self.envs[manifest.name], port, log, cpus=cpus, extra_env=dict(self.spike_env)
+        )
         server.launch(database_url, parity)
         return server
 

@@ -72,6 +72,7 @@ class ComposeRuntime:
         self.engine = engine_cli()
         self.compose = compose_cli()
         self.services: set[str] = set()
+        self.spike_env: dict[str, str] = {}  # e.g. SPIKE_UPSTREAM_URL (docker-compose.yml)
         self.pg_port: int | None = None
         self.db_cpus: str | None = None
         self.db_container = ""
@@ -321,6 +322,7 @@ class ComposeRuntime:
             SPIKEBENCH_SPIKE_PORT=str(port),
             SPIKEBENCH_SUT_CPUS=cpus or all_cpus(),
             **parity.env(),
+            **self.spike_env,
         )
         spike = ComposeSpike(self, manifest, port, log)
         self.services.add(manifest.name)
