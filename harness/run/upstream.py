@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import random
 import resource
@@ -196,8 +197,8 @@ async def serve(stub: Stub, host: str, port: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.run.upstream", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8090, help="0: any free port (default %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default %(default)s)")
+    parser.add_argument("--port", type=int, default=8090, help="0: any (default %(default)s)")
     parser.add_argument(
         "--delay", default=DEFAULT_DELAY,
         help="fixed:MS, uniform:LO:HI or lognormal:MEDIAN:P99 (default %(default)s)",
@@ -216,10 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--error-rate must be between 0 and 1")
     raise_fd_limit()
     stub = Stub(delay, args.error_rate, random.Random(args.seed))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(stub, args.host, args.port))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
