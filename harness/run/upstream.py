@@ -7,9 +7,10 @@ the load-generator CPUs). Each quote is answered after a delay drawn from a dist
 
 Tests steer single items through the control API, so concurrent tests never share a behaviour:
 
-    PUT    /control/items/{item_id}  {"status": 503} | {"delay_ms": 3000} | {"quote": 12.5}
+    PUT    /control/items/{item_id}  {"status": 503}, {"delay_ms": 3000}, {"quote": 12.5} or
+                                     {"drop": true} (the connection is cut, no answer)
     DELETE /control/items/{item_id}
-    GET    /control/stats            {"in_flight", "peak_in_flight", "served", "errors"}
+    GET    /control/stats            {"received", "in_flight", "peak_in_flight", "served", "errors"}
     POST   /control/reset            forget every rule and counter
 
     python -m harness.run.upstream --port 8090 --delay lognormal:50:200 --error-rate 0.01
@@ -35,6 +36,7 @@ DEFAULT_DELAY = "lognormal:50:200"
 Z99 = NormalDist().inv_cdf(0.99)
 MARKUP = Decimal("1.1")  # the default quote: the price plus 10 %, to the cent
 CENT = Decimal("0.01")
+RULE_KEYS = frozenset({"status", "delay_ms", "quote", "drop"})
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ class Stub:
     error_rate: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
     rules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    received: int = 0  # quote requests that arrived (answered or not)
     in_flight: int = 0
     peak_in_flight: int = 0
     served: int = 0
@@ -98,6 +101,7 @@ class Stub:
 
     def stats(self) -> dict[str, int]:
         return {
+            "received": self.received,
             "in_flight": self.in_flight,
             "peak_in_flight": self.peak_in_flight,
             "served": self.served,
@@ -105,6 +109,7 @@ class Stub:
         }
 
     async def quote(self, request: web.Request) -> web.Response:
+        self.received += 1
         try:
             item_id = int(request.query["item_id"])
             price = Decimal(request.query["price"])
@@ -124,6 +129,10 @@ class Stub:
         finally:
             self.in_flight -= 1
         self.served += 1
+        if rule.get("drop") and request.transport is not None:
+            self.errors += 1
+            request.transport.abort()  # the connection dies unanswered: "unreachable" mid-call
+            return web.Response(status=204)
         if status is not None and status != 200:
             self.errors += 1
             return web.json_response({"error": "injected", "status": status}, status=status)
@@ -136,8 +145,8 @@ class Stub:
             rule = await request.json()
         except ValueError:
             return web.json_response({"error": "bad_request"}, status=400)
-        if not isinstance(rule, dict) or set(rule) - {"status", "delay_ms", "quote"}:
-            return web.json_response({"error": "keys: status, delay_ms, quote"}, status=400)
+        if not isinstance(rule, dict) or set(rule) - RULE_KEYS:
+            return web.json_response({"error": f"keys: {sorted(RULE_KEYS)}"}, status=400)
         self.rules[item_id] = rule
         return web.json_response({"item_id": item_id, **rule})
 
@@ -151,7 +160,7 @@ class Stub:
     async def reset(self, request: web.Request) -> web.Response:
         self.rules.clear()
         self.peak_in_flight = self.in_flight
-        self.served = self.errors = 0
+        self.received = self.served = self.errors = 0
         return web.json_response(self.stats())
 
     async def health(self, request: web.Request) -> web.Response:

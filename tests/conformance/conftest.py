@@ -136,8 +136,9 @@ def spike(
     manifest = request.param
     dbname = f"conformance_{manifest.name.replace('@', '_')}"
     logs = tmp_path_factory.mktemp(f"logs-{manifest.name}")
+    env = {"SPIKE_UPSTREAM_URL": request.getfixturevalue("upstream").url}
     with (
-        running_spike(manifest, pg, parity, dbname, logs, template) as local,
+        running_spike(manifest, pg, parity, dbname, logs, template, env) as local,
         httpx.Client(base_url=local.base_url, timeout=30) as client,
     ):
         yield Spike(local, pg.url(dbname), client)
