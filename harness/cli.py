@@ -199,6 +199,15 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         help="seed of the trial order shuffle (default: random, recorded in run.json)",
     )
     p.add_argument("--spike-port", type=int, help="fixed port for the spike (default: a free one)")
+    p.add_argument(
+        "--upstream-delay", default="lognormal:50:200",
+        help="scenarios needing `quote`: the pricing stub's delay in ms, fixed:MS, uniform:LO:HI "
+        "or lognormal:MEDIAN:P99 (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--upstream-error-rate", type=float, default=0.0,
+        help="share of the pricing stub's answers that are 503s (default: %(default)s)",
+    )  # fmt: skip
     p.add_argument("--rebuild-envs", action="store_true", help="rebuild the spike venvs")
     p.add_argument(
         "--quick", action="store_true", help="smoke preset: 2 s warm-up; interleaved: 1.5 s "
@@ -254,6 +263,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         aa=args.aa,
         probe_normalise=args.probe_normalise,
         slo_p99_ms=args.slo_p99_ms or team_slo(),
+        upstream_delay=args.upstream_delay,
+        upstream_error_rate=args.upstream_error_rate,
     )
     if args.command == "soak":
         from harness.run.soak import rate_from

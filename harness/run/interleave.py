@@ -21,6 +21,7 @@ from harness.errors import SpikeStartError
 from harness.results import slices
 from harness.run import metrics
 from harness.run.dbwork import trial_db_work
+from harness.run.features import UpstreamCPU, share
 from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
 from harness.run.metadata import utc_now
 from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
@@ -89,6 +90,7 @@ class InterleavedScenario:
         self.lives: list[Live] = []
         self.db_cpu = TreeCPU()
         self.vacuum_cpu = TreeCPU()
+        self.upstream_cpu = UpstreamCPU(bench.upstream)
         self.sut = bench.sut_cpu_list
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
@@ -244,6 +246,7 @@ class InterleavedScenario:
         assert active.loadgen is not None
         active.lg_cpu.read(active.loadgen.processes())
         out["lg"] = dict(active.lg_cpu.last)
+        out["upstream"] = self.upstream_cpu.read()  # the pricing stub, beside Locust
         out["busy"] = busy_seconds(self.sut)
         out["steal"] = steal_seconds(self.sut)
         self.sampler_cpu_s += time.thread_time() - t_cpu
@@ -278,6 +281,7 @@ class InterleavedScenario:
             self.scenario.name, live.name, cycle, (a, z), rows, (probe_before, b.probe.probe()),
             cfg.thresholds, len(self.sut), bool(cfg.sut_cpus), db_on_sut,
         )  # fmt: skip
+        rec["upstream_cpu_share"] = share(a["upstream"], z["upstream"], rec["seconds"])
         # what slicing could distort, measured per slice (README: "What slicing must not distort")
         half = (a["t"] + z["t"]) / 2
         lead = every.window(resumed, a["t"])
@@ -393,6 +397,9 @@ class InterleavedScenario:
                     (s["idle_spikes_cpu_share"] for s in mine), default=0.0
                 ),
             }
+            upstream = [s["upstream_cpu_share"] for s in mine if s.get("upstream_cpu_share")]
+            if upstream:  # the pricing stub's busiest slice, as for Locust
+                out["cpu"]["upstream_cpu_share"] = max(upstream)
             out["memory"] = {
                 "idle_rss_bytes": live.idle[0],
                 "idle_pss_bytes": live.idle[1],

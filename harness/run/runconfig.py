@@ -63,6 +63,8 @@ class BenchConfig:
     capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
     open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
     soak: bool = False
+    upstream_delay: str = "lognormal:50:200"  # the pricing stub's delay (scenarios needing quote)
+    upstream_error_rate: float = 0.0  # share of its answers that are 503s
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def to_dict(self) -> dict[str, Any]:

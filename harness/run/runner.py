@@ -31,6 +31,7 @@ from harness.results.resultfile import (
     write_atomic,
 )
 from harness.results.stats import TRIALS_ESTIMATOR
+from harness.run import features
 from harness.run.inspect import inspect_for_bench
 from harness.run.metadata import harness_info, machine, utc_now
 from harness.run.postgres import Postgres
@@ -46,6 +47,7 @@ from harness.run.runconfig import (  # noqa: F401  (callers import the config fr
 from harness.run.runtime import Runtime, make_runtime
 from harness.run.seed import seed_password_hash
 from harness.run.trials import TrialsDesign, aggregate, plan_trials  # noqa: F401
+from harness.run.upstream_proc import UpstreamStub
 from harness.scenario import Scenario, select_scenarios
 
 
@@ -66,6 +68,8 @@ class Bench(TrialsDesign):
         self.parity = parity or load_parity(parity_file if parity_file.exists() else None)
         self.spikes = select_spikes(config.spikes, config.spikes_dir)
         self.scenarios = select_scenarios(config.scenarios)
+        if features.needs_upstream(self.scenarios):
+            features.check_upstream(config.upstream_delay, config.upstream_error_rate)
         if config.sut_cpus is None and config.loadgen_cpus is None:
             config.sut_cpus, config.loadgen_cpus = default_cpu_sets()
         if config.order_seed is None:
@@ -75,6 +79,7 @@ class Bench(TrialsDesign):
         self.run: dict[str, Any] = {}
         self.runtime: Runtime | None = None
         self.db: Postgres | None = None
+        self.upstream: UpstreamStub | None = None  # the pricing stub, when a scenario needs it
         self.template = ""
         self.probe = SpeedProbe(config.sut_cpus)
         self.sut_cpu_list = parse_cpus(config.sut_cpus)
@@ -240,6 +245,9 @@ class Bench(TrialsDesign):
     def _teardown(self) -> None:
         self._record_overhead()
         self.probe.stop()
+        if self.upstream is not None:
+            self.upstream.stop()
+            self.upstream = None
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -272,11 +280,27 @@ class Bench(TrialsDesign):
             "template": template,
         }
         self.template = template
+        self._start_upstream()
         self.save()
         if self.config.design == "interleaved":
             self._interleaved()
             return
         self._trials(template)
+
+    def _start_upstream(self) -> None:
+        """The pricing stub on the load-generator CPUs, when a scenario requires `quote`; every
+        spike started from here on gets its URL (SPIKE_UPSTREAM_URL)."""
+        if not features.needs_upstream(self.scenarios):
+            return
+        assert self.folder is not None and self.runtime is not None
+        cfg = self.config
+        self.progress.message(f"starting the upstream stub ({cfg.upstream_delay}) …")
+        self.upstream = features.start_upstream(
+            self.folder, cfg.upstream_delay, cfg.upstream_error_rate, cfg.loadgen_cpus,
+            int(cfg.order_seed or 0),
+        )  # fmt: skip
+        self.runtime.spike_env["SPIKE_UPSTREAM_URL"] = self.upstream.url
+        self.run["upstream"] = self.upstream.describe()
 
     def _interleaved(self) -> None:
         from harness.run.capacity import CapacityScenario
@@ -296,12 +320,24 @@ class Bench(TrialsDesign):
             remaining = deadline - time.monotonic()
             share = weight / sum(w for _, _, w in plan[k:])
             end = time.monotonic() + max(remaining * share, 0.0)
+            record = self.run["scenarios"][scenario.name]
+            cands, skipped = features.split_supported(self.candidates, scenario, record)
+            if skipped:
+                self.progress.message(
+                    f"{scenario.name}: not supported by {', '.join(skipped)} "
+                    f"(needs {', '.join(scenario.requires)}); not run for them"
+                )
+            if not cands:
+                self.run["analysis"].setdefault(scenario.name, {})["stop_reason"] = (
+                    "no candidate supports " + ", ".join(scenario.requires)
+                )
+                continue
             label = "capacity search" if kind is CapacityScenario else "interleaved"
             self.progress.message(
                 f"{scenario.name}: {len(self.candidates)} candidates, {label}, "
                 f"{max(end - time.monotonic(), 0):.0f} s of budget"
             )
-            kind(self, scenario, self.candidates, end, k + 1).run()
+            kind(self, scenario, cands, end, k + 1).run()
             self.save()
             if kind is CapacityScenario:
                 searches = (self.run.get("capacity") or {}).get(scenario.name, {}).get(

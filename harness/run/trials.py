@@ -17,6 +17,7 @@ from harness.results.rundata import dig
 from harness.results.stats import HIGH_CV, summarize
 from harness.run import metrics
 from harness.run.dbwork import trial_db_work
+from harness.run.features import UpstreamCPU, missing, share
 from harness.run.loadgen import Loadgen, LoadgenConfig
 from harness.run.metadata import utc_now
 from harness.run.monitor import Monitor, tree_memory
@@ -102,6 +103,11 @@ class TrialsDesign:
         plan = plan_trials(
             self.spikes, self.scenarios, self.config.trials, int(self.config.order_seed or 0)
         )
+        for _, spike, scenario in plan:  # a feature the spike lacks: not run, "not supported"
+            if lacks := missing(spike, scenario):
+                record = self.run["scenarios"][scenario.name]
+                record.setdefault("not_supported", {})[spike.name] = lacks
+        plan = [(r, sp, sc) for r, sp, sc in plan if not missing(sp, sc)]
         per_trial = self.config.warmup_s + self.config.measure_s + 6
         self.progress.start(len(plan), per_trial)
         for index, (round_no, spike, scenario) in enumerate(plan, start=1):
@@ -167,6 +173,8 @@ class TrialsDesign:
                 sut_cpus=parse_cpus(self.config.sut_cpus),
             )
             monitor.start()
+            stub_cpu = UpstreamCPU(self.upstream)
+            stub_start = (time.monotonic(), stub_cpu.read())
             crashed = False
             try:
                 loadgen.start()
@@ -189,6 +197,9 @@ class TrialsDesign:
             if not crashed and not self._healthy(handle):
                 crashed = True
             record["metrics"] = self._measure(raw_dir, monitor, handle, idle_rss, idle_pss, record)
+            stub_share = share(stub_start[1], stub_cpu.read(), time.monotonic() - stub_start[0])
+            if record["metrics"] is not None and stub_share is not None:
+                record["metrics"]["cpu"]["upstream_cpu_share"] = stub_share  # whole trial
             if record["metrics"] is not None and not crashed:  # DB work: one hook, harness/dbwork
                 record["metrics"]["db_work"] = trial_db_work(
                     self.db, dbname, handle.base_url, [t for t, w in scenario.tasks.items() if w],
