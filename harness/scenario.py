@@ -23,6 +23,7 @@ TASK_NAMES = frozenset(
         "get_me",
         "register",
         "login",
+        "quote",
     }
 )
 DEFAULT_SCENARIOS = ("read_heavy", "crud_mix", "write_heavy", "auth_storm")
@@ -36,7 +37,9 @@ class Load:
     rate: float | None = None  # open: offered req/s (a capacity search sets its own)
     arrival: str = "poisson"  # or "constant"
     max_in_flight: int = 1000
-    identities: int = 16  # open: seeded users the arrivals are sent as
+    # open: seeded users the arrivals are sent as; closed, when the file sets it: the users share
+    # this many seeded identities, one login each (500 argon2 logins would swamp the warm-up)
+    identities: int = 16
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -57,6 +57,9 @@ OPEN = os.environ.get("SPIKEBENCH_MODEL", LOAD.get("model", "closed")) == "open"
 ARRIVAL = LOAD.get("arrival", "poisson")
 MAX_IN_FLIGHT = int(LOAD.get("max_in_flight", 1000))
 IDENTITIES = int(LOAD.get("identities", 16))
+# closed model: users share IDENTITIES seeded users only when the file sets [load] identities
+SHARED_IDENTITIES = not OPEN and "identities" in LOAD
+_tokens: dict[int, dict[str, str]] = {}  # seeded user -> Authorization header (shared identities)
 _user_numbers = itertools.count()
 
 # -- raw timings ---------------------------------------------------------------------------------
@@ -137,6 +140,21 @@ def park_at_gate() -> None:
             _gate.wait()
         finally:
             _waiting -= 1
+
+
+def think_at_gate(seconds: float, rng: random.Random) -> None:
+    """Think time counts as parked (nothing is in flight), so a pause need not wait for every
+    think to end. A user released after a pause first finishes a random part of its think: a
+    slice must not open with every user sending at once."""
+    global _waiting
+    _waiting += 1
+    try:
+        gevent.sleep(seconds)
+        while GATED and not _gate.is_set():
+            _gate.wait()
+            gevent.sleep(rng.random() * seconds)
+    finally:
+        _waiting -= 1
 
 
 def _resume() -> None:
@@ -268,6 +286,11 @@ def delete_item(user: ScenarioUser) -> None:
     user.client.delete(f"/items/{item}", headers=user.auth, name="/items/{id}")
 
 
+def quote(user: ScenarioUser) -> None:
+    """Contract v2: the spike waits on the upstream pricing stub (scenarios need `quote`)."""
+    user.client.get(f"/items/{user.any_item()}/quote", headers=user.auth, name="/items/{id}/quote")
+
+
 def get_me(user: ScenarioUser) -> None:
     user.client.get("/me", headers=user.auth, name="/me")
 
@@ -299,6 +322,7 @@ TASKS: dict[str, Task] = {
         get_me,
         register,
         login,
+        quote,
     )
 }
 
@@ -333,8 +357,9 @@ class ScenarioUser(FastHttpUser):
         """Think time, then (gated mode) the gate: the last thing before the next task."""
         lo, hi = self.think
         if hi > 0:
-            gevent.sleep(lo + self.rng.random() * (hi - lo))
-        park_at_gate()
+            think_at_gate(lo + self.rng.random() * (hi - lo), self.rng)
+        else:
+            park_at_gate()
         return 0.0
 
     def on_stop(self) -> None:
@@ -347,10 +372,17 @@ class ScenarioUser(FastHttpUser):
         number = next(_user_numbers)
         self.rng = random.Random(RANDOM_SEED * 100_003 + number + os.getpid())
         self.seed_user = 1 + (number * 7919 + self.rng.randrange(SEED_USERS)) % SEED_USERS
+        if SHARED_IDENTITIES:
+            self.seed_user = 1 + ((number % IDENTITIES) * 7919) % SEED_USERS
         self.created: list[int] = []
         self.auth: dict[str, str] = {}
         if SETTINGS.get("login_on_start", True):
-            self.auth = login_header(self.client, self.seed_user)
+            if SHARED_IDENTITIES and self.seed_user in _tokens:
+                self.auth = _tokens[self.seed_user]
+            else:
+                self.auth = login_header(self.client, self.seed_user)
+                if SHARED_IDENTITIES and self.auth:
+                    _tokens[self.seed_user] = self.auth
 
     def seed_username(self) -> str:
         """Any seeded user: logins in auth_storm spread over the whole table."""
@@ -441,4 +473,3 @@ class OpenArrivals(FastHttpUser):
                 return
             _in_flight += 1
             self.pool.spawn(self._send, t_next)  # blocks while MAX_IN_FLIGHT are out: late
-
