@@ -59,7 +59,8 @@ MAX_IN_FLIGHT = int(LOAD.get("max_in_flight", 1000))
 IDENTITIES = int(LOAD.get("identities", 16))
 # closed model: users share IDENTITIES seeded users only when the file sets [load] identities
 SHARED_IDENTITIES = not OPEN and "identities" in LOAD
-_tokens: dict[int, dict[str, str]] = {}  # seeded user -> Authorization header (shared identities)
+# seeded user -> its Authorization header, once the first of its users has logged in
+_tokens: dict[int, gevent.event.AsyncResult] = {}
 _user_numbers = itertools.count()
 
 # -- raw timings ---------------------------------------------------------------------------------
@@ -345,6 +346,15 @@ def login_header(client: Any, seed_user: int) -> dict[str, str]:
     return {}
 
 
+def shared_login(client: Any, seed_user: int) -> dict[str, str]:
+    """One login per shared identity: the users spawned meanwhile wait for its token."""
+    result = _tokens.get(seed_user)
+    if result is None:
+        result = _tokens[seed_user] = gevent.event.AsyncResult()
+        result.set(login_header(client, seed_user))
+    return dict(result.get())
+
+
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
@@ -377,12 +387,10 @@ class ScenarioUser(FastHttpUser):
         self.created: list[int] = []
         self.auth: dict[str, str] = {}
         if SETTINGS.get("login_on_start", True):
-            if SHARED_IDENTITIES and self.seed_user in _tokens:
-                self.auth = _tokens[self.seed_user]
+            if SHARED_IDENTITIES:
+                self.auth = shared_login(self.client, self.seed_user)
             else:
                 self.auth = login_header(self.client, self.seed_user)
-                if SHARED_IDENTITIES and self.auth:
-                    _tokens[self.seed_user] = self.auth
 
     def seed_username(self) -> str:
         """Any seeded user: logins in auth_storm spread over the whole table."""

@@ -327,10 +327,7 @@ class Bench(TrialsDesign):
                     f"{scenario.name}: not supported by {', '.join(skipped)} "
                     f"(needs {', '.join(scenario.requires)}); not run for them"
                 )
-            if not cands:
-                self.run["analysis"].setdefault(scenario.name, {})["stop_reason"] = (
-                    "no candidate supports " + ", ".join(scenario.requires)
-                )
+            if not cands:  # recorded under scenarios.<name>.not_supported; nothing to analyse
                 continue
             label = "capacity search" if kind is CapacityScenario else "interleaved"
             self.progress.message(
