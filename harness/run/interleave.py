@@ -183,8 +183,9 @@ class InterleavedScenario:
         live.loadgen.start()
         live.record["loadgen_command"] = live.loadgen.command
         live.tail = metrics.RowTail(live.raw_dir)
-        time.sleep(self.cfg.warmup_s)
         try:
+            live.loadgen.wait_started()
+            time.sleep(self.cfg.warmup_s)
             live.loadgen.pause()
         except LoadgenError as exc:
             self._lose(live, "no_load", f"load generator failed in warm-up: {exc}")

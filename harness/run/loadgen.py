@@ -161,6 +161,19 @@ class Loadgen:
 
     # -- gated mode (interleaved design) -------------------------------------------------------
 
+    def wait_started(self, timeout: float = 60.0) -> None:
+        """Until Locust has run the locustfile (it writes window.json at test start): its pause
+        and resume signal handlers exist only from then on, and SIGUSR2 before that kills it.
+        A Locust with 500 users on a busy machine can take longer than a quick warm-up."""
+        assert self.proc is not None
+        window, deadline = self.out_dir / "window.json", time.monotonic() + timeout
+        while not window.exists():
+            if not self.running():
+                raise LoadgenError(f"Locust exited (code {self.proc.returncode}) while starting")
+            if time.monotonic() > deadline:
+                raise LoadgenError(f"Locust did not start its test in {timeout:.0f} s")
+            time.sleep(0.02)
+
     def resume(self, rate: float | None = None) -> None:
         """Open the gate; an open-model generator first gets its offered rate (req/s)."""
         assert self.proc is not None
