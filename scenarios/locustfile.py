@@ -391,6 +391,9 @@ class ScenarioUser(FastHttpUser):
                 self.auth = shared_login(self.client, self.seed_user)
             else:
                 self.auth = login_header(self.client, self.seed_user)
+        lo, hi = self.think
+        if hi > 0:  # with think time, users start out of step, not with one request each at once
+            think_at_gate(self.rng.random() * hi, self.rng)
 
     def seed_username(self) -> str:
         """Any seeded user: logins in auth_storm spread over the whole table."""
