@@ -28,6 +28,7 @@ from harness.decide.document import (  # noqa: F401  (the report's public names)
     render_html,
     render_md,
 )
+from harness.decide.report_features import not_supported_rows, upstream_note
 from harness.results import rundata as rd
 from harness.results.resultfile import load_run
 
@@ -198,6 +199,10 @@ def summary(run: dict[str, Any]) -> list[Block]:
             headers.append("vs best [95% CI]")
         headers += ["p50 ms", "p99 ms", "app CPU ms/req", "DB CPU ms/req", "idle RSS MiB",
                     "peak RSS MiB", "startup s", "notes"]  # fmt: skip
+        for row in not_supported_rows(run, scenario, len(headers)):  # contract v2 features
+            rows.append(row)
+            css.append("flag")
+        blocks += upstream_note(run, scenario)
         blocks.append(Table(headers, rows, css))
     return blocks
 

@@ -105,8 +105,13 @@ class TrialsDesign:
         )
         for _, spike, scenario in plan:  # a feature the spike lacks: not run, "not supported"
             if lacks := missing(spike, scenario):
-                record = self.run["scenarios"][scenario.name]
-                record.setdefault("not_supported", {})[spike.name] = lacks
+                skipped = self.run["scenarios"][scenario.name].setdefault("not_supported", {})
+                if spike.name not in skipped:
+                    self.progress.message(
+                        f"{scenario.name}: not supported by {spike.name} "
+                        f"(needs {', '.join(lacks)}); not run for it"
+                    )
+                skipped[spike.name] = lacks
         plan = [(r, sp, sc) for r, sp, sc in plan if not missing(sp, sc)]
         per_trial = self.config.warmup_s + self.config.measure_s + 6
         self.progress.start(len(plan), per_trial)
