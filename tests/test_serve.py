@@ -68,6 +68,10 @@ def test_serve_flask_answers_the_printed_curl_and_stops_everything(stop: int) ->
         body = json.loads(answer.stdout)
         assert body["total"] == 4 and len(body["items"]) == 4, body  # user0001's seeded items
         assert token_line.split(": ", 1)[1] in lines[-1]
+        assert any("harness.run.upstream" in " ".join(p.cmdline()) for p in started), started
+        quote = curl[:-1] + [f"http://127.0.0.1:{port}/items/1/quote"]  # flask lists "quote"
+        answer = subprocess.run(quote, capture_output=True, text=True, timeout=30)
+        assert json.loads(answer.stdout)["item_id"] == 1, answer.stdout
         proc.send_signal(stop)
         out, _ = proc.communicate(timeout=60)
     finally:
