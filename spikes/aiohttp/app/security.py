@@ -1,7 +1,7 @@
 """Password hashing, JWTs, and the bearer-token check of protected handlers.
 
-aiohttp has no authentication layer of its own (aiohttp-security is a session/policy kit for
-cookie logins); a JWT API checks its header in the handler, as its docs' examples do."""
+aiohttp has no authentication layer of its own (aiohttp-security is an identity/policy kit
+built around cookie sessions); protected handlers call `current_user` first."""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
