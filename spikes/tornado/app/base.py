@@ -150,7 +150,8 @@ class JSONHandler(RequestHandler):
         self.finish(model.model_dump_json())
 
     def log_exception(self, typ: Any, value: BaseException | None, tb: Any) -> None:
-        if _error(value, 500)[0] == 500:  # contract answers (4xx, 503) are not server errors
+        status = value.status_code if isinstance(value, HTTPError) else 500
+        if _error(value, status)[0] == 500:  # contract answers (4xx, 503) are no server errors
             super().log_exception(typ, value, tb)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
