@@ -122,6 +122,9 @@ class SpikeManifest:
 
 
 FEATURES = ("quote", "websocket")
+# How the app meets its server: a WSGI or ASGI callable, or a framework that is its own HTTP
+# server (aiohttp, tornado): "native".
+INTERFACES = ("wsgi", "asgi", "native")
 VARIANT_KEYS = frozenset(
     {"description", "command", "server", "worker_class", "interface", "features", "health_path"}
 )
@@ -144,8 +147,8 @@ def load_variant(base: SpikeManifest, key: str, table: Any) -> SpikeManifest:
     if unknown:
         raise ConfigError(f"{path}: unknown [variants.{key}] keys {unknown}")
     interface = table.get("interface", base.interface)
-    if interface not in ("wsgi", "asgi"):
-        raise ConfigError(f"{path}: [variants.{key}] interface must be wsgi or asgi")
+    if interface not in INTERFACES:
+        raise ConfigError(f"{path}: [variants.{key}] interface must be one of {list(INTERFACES)}")
     features = table.get("features")
     return replace(
         base,
@@ -172,8 +175,8 @@ def load_manifest(directory: Path) -> SpikeManifest:
         raise ConfigError(f"{path}: missing keys {missing}")
     if spike["name"] != directory.name:
         raise ConfigError(f"{path}: name {spike['name']!r} must equal the folder name")
-    if spike["interface"] not in ("wsgi", "asgi"):
-        raise ConfigError(f"{path}: interface must be wsgi or asgi")
+    if spike["interface"] not in INTERFACES:
+        raise ConfigError(f"{path}: interface must be one of {list(INTERFACES)}")
     return SpikeManifest(
         name=spike["name"],
         directory=directory,

@@ -95,8 +95,12 @@ def direct_requirements(manifest: SpikeManifest) -> list[str]:
 
 
 def app_module(manifest: SpikeManifest) -> str | None:
-    """The module the server imports: the start command's first positional `module:attr`."""
-    for token in shlex.split(manifest.command)[1:]:
+    """The module the server imports: the start command's first positional `module:attr`, or
+    the `python -m module` of a framework that is its own server (tornado)."""
+    argv = shlex.split(manifest.command)
+    if len(argv) > 2 and argv[0].startswith("python") and argv[1] == "-m":
+        return argv[2]
+    for token in argv[1:]:
         if not token.startswith("-") and APP_REF.match(token):
             return token.split(":", 1)[0]
     return None
