@@ -4,7 +4,7 @@ from http import HTTPStatus
 
 from pydantic import ValidationError
 from sanic import Request, Sanic
-from sanic.exceptions import SanicException
+from sanic.exceptions import MethodNotAllowed, SanicException
 from sanic.log import error_logger
 from sanic.response import HTTPResponse, json
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
@@ -67,6 +67,10 @@ def register_error_handlers(app: Sanic) -> None:
     @app.exception(SanicException)
     async def handle_sanic_exception(request: Request, exc: SanicException) -> HTTPResponse:
         """Ours and Sanic's own (NotFound, MethodNotAllowed with its Allow header, ...)."""
+        if isinstance(exc, MethodNotAllowed) and request.path.endswith("/"):
+            # Sanic's router checks the method before strict_slashes: DELETE /me/ would be a
+            # 405, but a trailing slash names nothing (contract).
+            return error_response(404, "not_found", f"{request.path} names nothing")
         status = exc.status_code
         code = getattr(exc, "code", None) or _CODES.get(status) or HTTPStatus(status).name.lower()
         return error_response(status, code, str(exc), exc.headers)
