@@ -148,3 +148,21 @@ def test_a_failing_inspection_never_costs_the_bench(
     run = load_data()
     run["inspection"] = data
     validate(run)  # still a valid result file
+
+
+def test_websocket_lines_are_counted_apart(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.py").write_text(SOURCE)
+    (tmp_path / "app" / "live.py").write_text("x = 1\ny = 2\n")
+    (tmp_path / "spike.toml").write_text(
+        f'[spike]\nname = "{tmp_path.name}"\nframework = "F"\nframework_package = "f"\n'
+        'interface = "asgi"\nserver = "uvicorn"\norm = "o"\ndriver = "d"\napp_paths = ["app"]\n'
+        'websocket_paths = ["app/live.py"]\n[start]\ncommand = "uvicorn app.main:app"\n'
+    )
+    data = insp.inspect_spike(load_manifest(tmp_path), None, Parity())
+    assert (data["loc"], data["websocket_loc"], data["websocket_loc_files"]) == (7, 2, 1)
+    assert insp.websocket_lines(
+        load_manifest(tmp_path).__class__(
+            **{**load_manifest(tmp_path).__dict__, "websocket_paths": ()}
+        )
+    ) == (None, None)
