@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -161,8 +162,5 @@ def test_websocket_lines_are_counted_apart(tmp_path: Path) -> None:
     )
     data = insp.inspect_spike(load_manifest(tmp_path), None, Parity())
     assert (data["loc"], data["websocket_loc"], data["websocket_loc_files"]) == (7, 2, 1)
-    assert insp.websocket_lines(
-        load_manifest(tmp_path).__class__(
-            **{**load_manifest(tmp_path).__dict__, "websocket_paths": ()}
-        )
-    ) == (None, None)
+    without = dataclasses.replace(load_manifest(tmp_path), websocket_paths=())
+    assert insp.websocket_lines(without) == (None, None)
