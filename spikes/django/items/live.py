@@ -81,7 +81,7 @@ class Hub:
                         await layer.group_send(
                             f"user.{event['owner_id']}", {"type": "item.event", "text": message}
                         )
-            except psycopg.Error as exc:
+            except Exception as exc:  # any failure: reconnect, never leave the worker deaf
                 log.warning("LISTEN %s: %s; retrying", CHANNEL, exc)
             self.listening.clear()
             await asyncio.sleep(1)

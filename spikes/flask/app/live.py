@@ -80,7 +80,7 @@ class Hub:
                     self.listening.set()
                     for note in conn.notifies():
                         self._dispatch(note.payload)
-            except psycopg.Error as exc:
+            except Exception as exc:  # any failure: reconnect, never leave the worker deaf
                 log.warning("LISTEN %s: %s; retrying", CHANNEL, exc)
             self.listening.clear()
             time.sleep(1)

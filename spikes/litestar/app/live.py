@@ -76,7 +76,7 @@ class Hub:
                 await conn.add_listener(CHANNEL, self._dispatch)
                 self.listening.set()
                 await lost.wait()
-            except (OSError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # any failure: reconnect, never leave the worker deaf
                 log.warning("LISTEN %s: %s; retrying", CHANNEL, exc)
             self.listening.clear()
             await asyncio.sleep(1)
