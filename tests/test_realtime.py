@@ -41,6 +41,15 @@ def test_figures_sum_the_processes_and_judge_every_event(tmp_path: Path) -> None
     assert "1 lost" in summary_line("fastapi", fig)
 
 
+def test_sockets_are_per_epoch_and_events_over_all(tmp_path: Path) -> None:
+    (tmp_path / "epoch-2").mkdir()
+    (tmp_path / "realtime-1.json").write_text(json.dumps(tally()))
+    (tmp_path / "epoch-2" / "realtime-9.json").write_text(json.dumps(tally(sockets_peak=90)))
+    fig = realtime_figures(tmp_path, 0, 0)
+    assert fig is not None
+    assert (fig["subscribers"], fig["sockets_peak"], fig["writes"]) == (100, 100, 6)
+
+
 def test_no_tally_no_figures(tmp_path: Path) -> None:
     assert realtime_figures(tmp_path, 0, 0) is None
 

@@ -15,15 +15,16 @@ import numpy as np
 
 GRACE_S = 2.5  # the harness waits this long after the last slice: late events still count
 COUNTS = ("writes", "delivered", "lost", "unsettled", "misdelivered", "duplicates",
-          "socket_errors", "sockets_peak", "sockets_open")  # fmt: skip
+          "socket_errors")  # fmt: skip
+HELD = ("subscribers", "sockets_peak", "sockets_open")
 
 
-def read_tallies(raw_dir: Path) -> list[dict[str, Any]]:
-    """Every Locust process's tally below the trial's folder (each epoch has its own)."""
+def read_tallies(raw_dir: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """Every Locust process's tally below the trial's folder (each epoch has its own folder)."""
     out = []
     for path in sorted(raw_dir.rglob("realtime-*.json")):
         try:
-            out.append(dict(json.loads(path.read_text())))
+            out.append((path.parent, dict(json.loads(path.read_text()))))
         except (OSError, ValueError):
             continue
     return out
@@ -35,11 +36,17 @@ def _pct(values: list[float], q: float) -> float | None:
 
 def realtime_figures(raw_dir: Path, idle_rss: int, peak_rss: int) -> dict[str, Any] | None:
     """One trial's live-update figures, or None where no Locust process left a tally."""
-    tallies = read_tallies(raw_dir)
-    if not tallies:
+    found = read_tallies(raw_dir)
+    if not found:
         return None
+    tallies = [t for _, t in found]
     out: dict[str, Any] = {k: sum(int(t.get(k, 0)) for t in tallies) for k in COUNTS}
-    out["subscribers"] = sum(int(t.get("subscribers", 0)) for t in tallies)
+    # sockets: summed over one epoch's Locust processes, the largest epoch (each reconnects)
+    for key in HELD:
+        per_epoch: dict[Path, int] = {}
+        for folder, t in found:
+            per_epoch[folder] = per_epoch.get(folder, 0) + int(t.get(key, 0))
+        out[key] = max(per_epoch.values())
     delivery = [v for t in tallies for v in t.get("delivery_ms", [])]
     from_send = [v for t in tallies for v in t.get("delivery_from_send_ms", [])]
     out.update(
