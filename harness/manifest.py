@@ -90,6 +90,8 @@ class SpikeManifest:
     # Contract v2 parts this candidate implements (FEATURES); a scenario or test needing one the
     # candidate lacks reports "not supported" instead of failing.
     features: tuple[str, ...] = ()
+    # The WebSocket code (files or folders under the spike, also under app_paths), counted apart.
+    websocket_paths: tuple[str, ...] = ()
     variant: str = ""  # "" for the spike as its folder starts it, else the [variants.<name>] key
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -193,6 +195,7 @@ def load_manifest(directory: Path) -> SpikeManifest:
         health_path=start.get("health_path", "/health"),
         recommended_workers=start.get("recommended_workers", ""),
         features=_features(path, spike.get("features", [])),
+        websocket_paths=tuple(spike.get("websocket_paths", [])),
         raw=data,
     )
 

@@ -34,6 +34,7 @@ import gevent.event
 import gevent.pool
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from realtime_users import LEDGER, make_users  # the locustfile's folder is on sys.path
 
 SCENARIO_PATH = Path(
     os.environ.get("SPIKEBENCH_SCENARIO", Path(__file__).with_name("read_heavy.toml"))
@@ -57,6 +58,8 @@ OPEN = os.environ.get("SPIKEBENCH_MODEL", LOAD.get("model", "closed")) == "open"
 ARRIVAL = LOAD.get("arrival", "poisson")
 MAX_IN_FLIGHT = int(LOAD.get("max_in_flight", 1000))
 IDENTITIES = int(LOAD.get("identities", 16))
+# The realtime scenario (scenarios/realtime_users.py): WebSocket subscribers and marked writes.
+REALTIME: dict[str, Any] = SCENARIO.get("realtime", {})
 _user_numbers = itertools.count()
 
 # -- raw timings ---------------------------------------------------------------------------------
@@ -214,6 +217,9 @@ def _progress(environment: Any, t0: float) -> None:
 def _quit(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, MasterRunner):
         _write_rows()
+        if REALTIME:
+            subscribers = int(REALTIME.get("subscribers", 200))
+            LEDGER.write(OUT, subscribers, int(SETTINGS["users"]) - subscribers)
 
 
 # -- the task library ----------------------------------------------------------------------------
@@ -282,6 +288,11 @@ def register(user: ScenarioUser) -> None:
     )
 
 
+def live_write(user: Any) -> None:
+    """realtime: a LiveWriter's marked PATCH of a subscribed user's item."""
+    user.live_write()
+
+
 def login(user: ScenarioUser) -> None:
     user.client.post(
         "/auth/login",
@@ -302,6 +313,7 @@ TASKS: dict[str, Task] = {
         get_me,
         register,
         login,
+        live_write,
     )
 }
 
@@ -327,7 +339,8 @@ def login_header(client: Any, seed_user: int) -> dict[str, str]:
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
-    abstract = OPEN  # the open model runs OpenArrivals instead: exactly one user class runs
+    # the open model runs OpenArrivals, realtime its own two classes: one kind of user runs
+    abstract = OPEN or bool(REALTIME)
 
     tasks = {TASKS[name]: int(weight) for name, weight in SCENARIO["tasks"].items()}
     think = tuple(SETTINGS.get("wait", [0.0, 0.0]))
@@ -398,7 +411,7 @@ class OpenArrivals(FastHttpUser):
     a stalled server shows as long latencies for every arrival it held up (no coordinated
     omission). A send held back by the cap is late, and its lag is recorded."""
 
-    abstract = not OPEN
+    abstract = not OPEN or bool(REALTIME)
     concurrency = MAX_IN_FLIGHT
     weights = [(TASKS[name], int(w)) for name, w in SCENARIO["tasks"].items()]
 
@@ -445,3 +458,17 @@ class OpenArrivals(FastHttpUser):
             _in_flight += 1
             self.pool.spawn(self._send, t_next)  # blocks while MAX_IN_FLIGHT are out: late
 
+
+
+# -- the realtime scenario -----------------------------------------------------------------------
+
+
+def _count_alive(delta: int) -> None:
+    global _users_alive
+    _users_alive += delta
+
+
+if REALTIME:
+    Subscriber, LiveWriter = make_users(
+        REALTIME, login_header, park_at_gate, _count_alive, SEED_USERS, SEED_ITEMS
+    )

@@ -25,6 +25,7 @@ from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
 from harness.run.metadata import utc_now
 from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
 from harness.run.postgres import free_port
+from harness.run.realtime import GRACE_S, realtime_figures
 from harness.run.runtime import SpikeHandle
 from harness.run.seed import load_seed_module
 from harness.run.slicing import (
@@ -161,6 +162,8 @@ class InterleavedScenario:
         started first (a start-order effect then cancels between epochs)."""
         b = self.bench
         assert b.db is not None
+        if self.scenario.realtime:  # the last slice's events are still on their way
+            time.sleep(GRACE_S)
         for live in self.lives:
             if live.loadgen is not None:
                 live.loadgen.stop()
@@ -234,7 +237,8 @@ class InterleavedScenario:
         live.loadgen.start()
         live.record["loadgen_command"] = live.loadgen.command
         live.tail = metrics.RowTail(live.raw_dir)
-        time.sleep(self.cfg.warmup_s)
+        # realtime: every subscriber logs in and opens its socket before the first slice
+        time.sleep(max(self.cfg.warmup_s, float(self.scenario.realtime.get("warmup_s", 0))))
         try:
             live.loadgen.pause()
         except LoadgenError as exc:
@@ -394,6 +398,8 @@ class InterleavedScenario:
 
     def _close_all(self) -> None:
         b = self.bench
+        if self.scenario.realtime:  # the last slice's events are still on their way
+            time.sleep(GRACE_S)
         for live in self.lives:
             with contextlib.suppress(Exception):
                 if live.loadgen is not None:
@@ -481,6 +487,8 @@ class InterleavedScenario:
             rec["metrics"] = out
         elif not rec["invalid_reasons"]:
             rec["invalid_reasons"].append("no_load")
+        if self.scenario.realtime:
+            rec["realtime"] = realtime_figures(live.home, live.idle[0], live.peak[0])
         rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
         if not rec["valid"] and not rec["invalid_reasons"]:
             rec["invalid_reasons"].append("no_load")

@@ -52,7 +52,13 @@ def plan_trials(
     rng = random.Random(seed)
     plan = []
     for round_no in range(1, trials + 1):
-        pairs = [(sp, sc) for sc in scenarios for sp in spikes]
+        # a candidate lacking a feature the scenario requires is "not supported": not planned
+        pairs = [
+            (sp, sc)
+            for sc in scenarios
+            for sp in spikes
+            if all(sp.supports(f) for f in sc.requires)
+        ]
         rng.shuffle(pairs)
         plan.extend((round_no, sp, sc) for sp, sc in pairs)
     return plan

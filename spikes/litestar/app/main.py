@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app import live
 from app.db import alchemy
 from app.errors import exception_handlers
 from app.routes import AuthController, ItemController, health, me
@@ -30,7 +31,7 @@ def refuse_trailing_slash(app: ASGIApp) -> ASGIApp:
 
 
 litestar_app = Litestar(
-    route_handlers=[health, AuthController, me, ItemController],
+    route_handlers=[health, AuthController, me, ItemController, live.live],
     plugins=[alchemy],
     on_app_init=[jwt_auth.on_app_init],
     exception_handlers=exception_handlers,
