@@ -92,6 +92,8 @@ class SpikeManifest:
     # Contract v2 parts this candidate implements (FEATURES); a scenario or test needing one the
     # candidate lacks reports "not supported" instead of failing.
     features: tuple[str, ...] = ()
+    # The WebSocket code (files or folders under the spike, also under app_paths), counted apart.
+    websocket_paths: tuple[str, ...] = ()
     variant: str = ""  # "" for the spike as its folder starts it, else the [variants.<name>] key
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -124,6 +126,9 @@ class SpikeManifest:
 
 
 FEATURES = ("quote", "websocket")
+# How the app meets its server: a WSGI or ASGI callable, or a framework that is its own HTTP
+# server (aiohttp, tornado): "native".
+INTERFACES = ("wsgi", "asgi", "native")
 VARIANT_KEYS = frozenset(
     {"description", "command", "server", "worker_class", "interface", "features", "health_path"}
 )
@@ -146,8 +151,8 @@ def load_variant(base: SpikeManifest, key: str, table: Any) -> SpikeManifest:
     if unknown:
         raise ConfigError(f"{path}: unknown [variants.{key}] keys {unknown}")
     interface = table.get("interface", base.interface)
-    if interface not in ("wsgi", "asgi"):
-        raise ConfigError(f"{path}: [variants.{key}] interface must be wsgi or asgi")
+    if interface not in INTERFACES:
+        raise ConfigError(f"{path}: [variants.{key}] interface must be one of {list(INTERFACES)}")
     features = table.get("features")
     return replace(
         base,
@@ -174,8 +179,8 @@ def load_manifest(directory: Path) -> SpikeManifest:
         raise ConfigError(f"{path}: missing keys {missing}")
     if spike["name"] != directory.name:
         raise ConfigError(f"{path}: name {spike['name']!r} must equal the folder name")
-    if spike["interface"] not in ("wsgi", "asgi"):
-        raise ConfigError(f"{path}: interface must be wsgi or asgi")
+    if spike["interface"] not in INTERFACES:
+        raise ConfigError(f"{path}: interface must be one of {list(INTERFACES)}")
     return SpikeManifest(
         name=spike["name"],
         directory=directory,
@@ -192,6 +197,7 @@ def load_manifest(directory: Path) -> SpikeManifest:
         health_path=start.get("health_path", "/health"),
         recommended_workers=start.get("recommended_workers", ""),
         features=_features(path, spike.get("features", [])),
+        websocket_paths=tuple(spike.get("websocket_paths", [])),
         raw=data,
     )
 

@@ -34,6 +34,7 @@ import gevent.event
 import gevent.pool
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from realtime_users import LEDGER, make_users  # the locustfile's folder is on sys.path
 
 SCENARIO_PATH = Path(
     os.environ.get("SPIKEBENCH_SCENARIO", Path(__file__).with_name("read_heavy.toml"))
@@ -61,6 +62,8 @@ IDENTITIES = int(LOAD.get("identities", 16))
 SHARED_IDENTITIES = not OPEN and "identities" in LOAD
 # seeded user -> its Authorization header, once the first of its users has logged in
 _tokens: dict[int, gevent.event.AsyncResult] = {}
+# The realtime scenario (scenarios/realtime_users.py): WebSocket subscribers and marked writes.
+REALTIME: dict[str, Any] = SCENARIO.get("realtime", {})
 _user_numbers = itertools.count()
 
 # -- raw timings ---------------------------------------------------------------------------------
@@ -188,6 +191,9 @@ def _ack_when_idle(seq: int) -> None:
 if GATED:
     gevent.signal_handler(signal.SIGUSR1, _resume)
     gevent.signal_handler(signal.SIGUSR2, _pause)
+    # a signal before this point would kill Locust (the default action): the harness waits for it
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "ready.json").write_text(json.dumps({"pid": os.getpid(), "t": time.time()}))
 
 
 @events.test_start.add_listener
@@ -230,6 +236,9 @@ def _progress(environment: Any, t0: float) -> None:
 def _quit(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, MasterRunner):
         _write_rows()
+        if REALTIME:
+            subscribers = int(REALTIME.get("subscribers", 200))
+            LEDGER.write(OUT, subscribers, int(SETTINGS["users"]) - subscribers)
 
 
 # -- the task library ----------------------------------------------------------------------------
@@ -303,6 +312,11 @@ def register(user: ScenarioUser) -> None:
     )
 
 
+def live_write(user: Any) -> None:
+    """realtime: a LiveWriter's marked PATCH of a subscribed user's item."""
+    user.live_write()
+
+
 def login(user: ScenarioUser) -> None:
     user.client.post(
         "/auth/login",
@@ -324,6 +338,7 @@ TASKS: dict[str, Task] = {
         register,
         login,
         quote,
+        live_write,
     )
 }
 
@@ -358,7 +373,8 @@ def shared_login(client: Any, seed_user: int) -> dict[str, str]:
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
-    abstract = OPEN  # the open model runs OpenArrivals instead: exactly one user class runs
+    # the open model runs OpenArrivals, realtime its own two classes: one kind of user runs
+    abstract = OPEN or bool(REALTIME)
 
     tasks = {TASKS[name]: int(weight) for name, weight in SCENARIO["tasks"].items()}
     think = tuple(SETTINGS.get("wait", [0.0, 0.0]))
@@ -438,7 +454,7 @@ class OpenArrivals(FastHttpUser):
     a stalled server shows as long latencies for every arrival it held up (no coordinated
     omission). A send held back by the cap is late, and its lag is recorded."""
 
-    abstract = not OPEN
+    abstract = not OPEN or bool(REALTIME)
     concurrency = MAX_IN_FLIGHT
     weights = [(TASKS[name], int(w)) for name, w in SCENARIO["tasks"].items()]
 
@@ -484,3 +500,17 @@ class OpenArrivals(FastHttpUser):
                 return
             _in_flight += 1
             self.pool.spawn(self._send, t_next)  # blocks while MAX_IN_FLIGHT are out: late
+
+
+# -- the realtime scenario -----------------------------------------------------------------------
+
+
+def _count_alive(delta: int) -> None:
+    global _users_alive
+    _users_alive += delta
+
+
+if REALTIME:
+    Subscriber, LiveWriter = make_users(
+        REALTIME, login_header, park_at_gate, _count_alive, SEED_USERS, SEED_ITEMS
+    )

@@ -33,8 +33,8 @@ def test_trials_skip_an_unsupported_candidate_and_run_the_stub(
     )  # fmt: skip
     assert done.returncode in (0, 3), done.stdout + done.stderr
     validate(run)
-    assert run["scenarios"]["io_bound"]["not_supported"] == {"stub_ok": ["quote"]}
-    assert "not_supported" not in run["scenarios"]["read_heavy"]
+    assert run["analysis"]["io_bound"]["not_supported"] == ["stub_ok"]
+    assert "read_heavy" not in run["analysis"]
     assert [t["scenario"] for t in run["trials"]] == ["read_heavy"]
     assert run["upstream"]["delay"] == "fixed:5"
     assert run["upstream"]["cpus"] == run["pinning"]["loadgen_cpus"]
@@ -57,7 +57,7 @@ def test_interleaved_scenario_nobody_supports_is_skipped(
     assert done.returncode in (0, 3), done.stdout + done.stderr
     validate(run)
     assert run["status"] == "complete"
-    assert run["scenarios"]["io_bound"]["not_supported"] == {"stub_ok": ["quote"]}
+    assert run["analysis"]["io_bound"]["not_supported"] == ["stub_ok"]
     assert run["trials"] == [] and run["slices"] == []
     assert "not supported (needs quote)" in (tmp_path / "r" / "report.md").read_text()
     assert_no_stub_left(pids_before)

@@ -219,6 +219,7 @@ def inspection(run: dict[str, Any]) -> list[Block]:
             [
                 spike,
                 num(i.get("loc"), "{:.0f}"),
+                num(i.get("websocket_loc"), "{:.0f}"),
                 num(i.get("direct_dependencies"), "{:.0f}"),
                 num(i.get("total_dependencies"), "{:.0f}"),
                 num(i.get("installed_size_bytes"), "{:.0f}", MIB),
@@ -231,7 +232,8 @@ def inspection(run: dict[str, Any]) -> list[Block]:
     return [
         Heading(2, "Inspection"),
         Para(
-            "Lines of code: non-blank, non-comment Python lines of the manifest's app_paths. "
+            "Lines of code: non-blank, non-comment Python lines of the manifest's app_paths "
+            "(of it WebSocket: its websocket_paths, the contract v2 live updates). "
             "Dependencies: requirements.txt lines (direct) and installed distributions (total). "
             "Cold start: median over valid trials of process start → first healthy response."
         ),
@@ -239,6 +241,7 @@ def inspection(run: dict[str, Any]) -> list[Block]:
             [
                 "spike",
                 "LOC",
+                "of it WebSocket",
                 "direct deps",
                 "installed dists",
                 "venv MiB",
@@ -298,12 +301,13 @@ def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]
     from harness.decide.report_decision import decision_section
     from harness.decide.report_environment import environment
     from harness.decide.report_precision import precision
+    from harness.decide.report_realtime import realtime_blocks
 
     charts = all_charts(run) if charts is None else charts
     title, *status = header(run)
     blocks: list[Block] = [
         title, *decision_section(run), *status, *validity(run), *capacity_blocks(run),
-        *summary(run), *precision(run),
+        *summary(run), *realtime_blocks(run), *precision(run),
     ]  # fmt: skip
     if charts:
         blocks.append(Heading(2, "Charts"))

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from harness.decide.document import Block, Para
+from harness.results import rundata as rd
 
 
 def not_supported_rows(run: dict[str, Any], scenario: str, width: int) -> list[list[str]]:
     """One summary row per candidate left out for a missing feature ("not supported")."""
-    record = (run.get("scenarios") or {}).get(scenario) or {}
+    needs = ", ".join(((run.get("scenarios") or {}).get(scenario) or {}).get("requires") or [])
     rows = []
-    for name, lacks in sorted((record.get("not_supported") or {}).items()):
-        row = ["–", name, "–", f"not supported (needs {', '.join(lacks)})"]
+    for name in rd.analysis(run, scenario).get("not_supported") or []:
+        row = ["–", name, "–", f"not supported (needs {needs})"]
         rows.append(row + [""] * (width - len(row)))
     return rows
 

@@ -1,52 +1,18 @@
-"""Contract v2 features in a run: which candidates a scenario can run, and the upstream stub.
+"""Contract v2 feature `quote` in a run: the upstream pricing stub its scenarios wait on.
 
-A scenario's `requires` names the features a candidate needs (scenarios/*.toml); a candidate
-whose manifest lacks one is not started for that scenario and is recorded under
-`scenarios.<name>.not_supported` (and shown so in the report), never failed. The `quote`
-feature needs the pricing stub: it runs on the load-generator CPUs (it is part of the load, like
-Locust) and every spike of the run gets its address as SPIKE_UPSTREAM_URL.
+It runs on the load-generator CPUs (it is part of the load, like Locust), every spike of the run
+gets its address as SPIKE_UPSTREAM_URL, and its CPU is read beside Locust's. (Which candidates a
+scenario can run at all is Bench.supporting and plan_trials: analysis.<scenario>.not_supported.)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
 
 from harness.errors import ConfigError
-from harness.manifest import SpikeManifest
 from harness.run.monitor import TreeCPU
 from harness.run.upstream_proc import UpstreamStub
 from harness.scenario import Scenario
-
-
-class HasManifest(Protocol):
-    name: str
-    manifest: SpikeManifest
-
-
-C = TypeVar("C", bound=HasManifest)
-
-
-def missing(manifest: SpikeManifest, scenario: Scenario) -> list[str]:
-    """The features `scenario` requires that the candidate does not list."""
-    return [f for f in scenario.requires if not manifest.supports(f)]
-
-
-def split_supported(
-    cands: list[C], scenario: Scenario, record: dict[str, Any]
-) -> tuple[list[C], list[str]]:
-    """(candidates that can run the scenario, names of those that cannot); the latter are
-    written into the scenario's record as not_supported: {name: [missing features]}."""
-    runnable, skipped = [], {}
-    for cand in cands:
-        lacks = missing(cand.manifest, scenario)
-        if lacks:
-            skipped[cand.name] = lacks
-        else:
-            runnable.append(cand)
-    if skipped:
-        record.setdefault("not_supported", {}).update(skipped)
-    return runnable, list(skipped)
 
 
 def needs_upstream(scenarios: list[Scenario]) -> bool:

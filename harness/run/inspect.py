@@ -42,10 +42,10 @@ NULL_FIELDS = (
 NO_DATABASE_URL = "postgresql://spikebench:spikebench@127.0.0.1:9/spikebench_inspect"
 
 
-def python_files(manifest: SpikeManifest) -> list[Path]:
-    """The app code the team writes: .py files under the manifest's app_paths."""
+def python_files(manifest: SpikeManifest, paths: tuple[str, ...] | None = None) -> list[Path]:
+    """The app code the team writes: .py files under the manifest's app_paths (or `paths`)."""
     files: set[Path] = set()
-    for rel in manifest.app_paths:
+    for rel in manifest.app_paths if paths is None else paths:
         path = manifest.directory / rel
         if path.is_file() and path.suffix == ".py":
             files.add(path)
@@ -76,10 +76,18 @@ def code_lines(source: str) -> int:
     return len(lines)
 
 
-def lines_of_code(manifest: SpikeManifest) -> tuple[int, int]:
-    """(code lines, files) of the spike's app code."""
-    files = python_files(manifest)
+def lines_of_code(manifest: SpikeManifest, paths: tuple[str, ...] | None = None) -> tuple[int, int]:
+    """(code lines, files) of the spike's app code, or of the given paths under its folder."""
+    files = python_files(manifest, paths)
     return sum(code_lines(f.read_text(errors="replace")) for f in files), len(files)
+
+
+def websocket_lines(manifest: SpikeManifest) -> tuple[int | None, int | None]:
+    """(code lines, files) of the manifest's websocket_paths, part of `loc` as well; (None,
+    None) when it names none: the WebSocket code of contract v2 is counted apart."""
+    if not manifest.websocket_paths:
+        return None, None
+    return lines_of_code(manifest, manifest.websocket_paths)
 
 
 def direct_requirements(manifest: SpikeManifest) -> list[str]:
@@ -95,8 +103,12 @@ def direct_requirements(manifest: SpikeManifest) -> list[str]:
 
 
 def app_module(manifest: SpikeManifest) -> str | None:
-    """The module the server imports: the start command's first positional `module:attr`."""
-    for token in shlex.split(manifest.command)[1:]:
+    """The module the server imports: the start command's first positional `module:attr`, or
+    the `python -m module` of a framework that is its own server (tornado)."""
+    argv = shlex.split(manifest.command)
+    if len(argv) > 2 and argv[0].startswith("python") and argv[1] == "-m":
+        return argv[2]
+    for token in argv[1:]:
         if not token.startswith("-") and APP_REF.match(token):
             return token.split(":", 1)[0]
     return None
@@ -163,9 +175,12 @@ def inspect_spike(
     prepared = prepared or {}
     errors: list[str] = []
     loc, files = lines_of_code(manifest)
+    ws_loc, ws_files = websocket_lines(manifest)
     out: dict[str, Any] = {
         "loc": loc,
         "loc_files": files,
+        "websocket_loc": ws_loc,
+        "websocket_loc_files": ws_files,
         "app_paths": list(manifest.app_paths),
         "direct_dependencies": len(direct_requirements(manifest)),
         "total_dependencies": None,
@@ -281,6 +296,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     for col in (
         "spike",
         "LOC (files)",
+        "WebSocket LOC",
         "direct deps",
         "installed dists",
         "venv MiB",
@@ -293,6 +309,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         table.add_row(
             name,
             f"{row['loc']} ({row['loc_files']})",
+            _fmt(row.get("websocket_loc")),
             str(row["direct_dependencies"]),
             _fmt(row["total_dependencies"]),
             _fmt(row["installed_size_bytes"], 2**20),

@@ -37,6 +37,7 @@ from harness.run.metadata import harness_info, machine, utc_now
 from harness.run.postgres import Postgres
 from harness.run.probe import SpeedProbe, speed_index
 from harness.run.progress import Progress
+from harness.run.realtime import report_realtime
 from harness.run.runconfig import (  # noqa: F401  (callers import the config from here)
     DESIGNS,
     BenchConfig,
@@ -166,7 +167,10 @@ class Bench(TrialsDesign):
             "resolution_raw": raw["resolution"],
             "resolution_normalised": norm["resolution"],
         }
-        result["stop_reason"] = self.run["analysis"].get(scenario, {}).get("stop_reason", "running")
+        before = self.run["analysis"].get(scenario, {})
+        result["stop_reason"] = before.get("stop_reason", "running")
+        if "not_supported" in before:
+            result["not_supported"] = before["not_supported"]
         self.run["analysis"][scenario] = result
         return result
 
@@ -320,18 +324,15 @@ class Bench(TrialsDesign):
             remaining = deadline - time.monotonic()
             share = weight / sum(w for _, _, w in plan[k:])
             end = time.monotonic() + max(remaining * share, 0.0)
-            record = self.run["scenarios"][scenario.name]
-            cands, skipped = features.split_supported(self.candidates, scenario, record)
-            if skipped:
-                self.progress.message(
-                    f"{scenario.name}: not supported by {', '.join(skipped)} "
-                    f"(needs {', '.join(scenario.requires)}); not run for them"
-                )
-            if not cands:  # recorded under scenarios.<name>.not_supported; nothing to analyse
-                continue
             label = "capacity search" if kind is CapacityScenario else "interleaved"
+            cands = self.supporting(scenario)
+            if not cands:  # analysis.<scenario> holds not_supported and says why, nothing more
+                self.run["analysis"][scenario.name]["stop_reason"] = (
+                    "no candidate supports " + ", ".join(scenario.requires)
+                )
+                continue
             self.progress.message(
-                f"{scenario.name}: {len(self.candidates)} candidates, {label}, "
+                f"{scenario.name}: {len(cands)} candidates, {label}, "
                 f"{max(end - time.monotonic(), 0):.0f} s of budget"
             )
             kind(self, scenario, cands, end, k + 1).run()
@@ -349,12 +350,26 @@ class Bench(TrialsDesign):
                 )
                 continue
             an = self.run["analysis"].get(scenario.name, {})
+            report_realtime(self.progress, self.run["trials"], scenario.name)
             res = an.get("resolution")
             self.progress.message(
                 f"{scenario.name}: {an.get('stop_reason')}; resolution "
                 + (f"±{res:.1%}" if res is not None else "–")
                 + f" after {an.get('cycles', 0)} cycles"
             )
+
+    def supporting(self, scenario: Scenario) -> list[Any]:
+        """The candidates whose manifest lists every feature the scenario requires; the others
+        are recorded (analysis.<scenario>.not_supported) and said, not run and not failed."""
+        ok = [c for c in self.candidates if all(c.manifest.supports(f) for f in scenario.requires)]
+        lacking = [c.name for c in self.candidates if c not in ok]
+        if lacking:
+            self.run["analysis"].setdefault(scenario.name, {})["not_supported"] = lacking
+            self.progress.message(
+                f"{scenario.name}: not supported by {', '.join(lacking)} "
+                f"(needs {', '.join(scenario.requires)})"
+            )
+        return ok
 
     def closed_throughput(self, scenario: str, spike: str) -> float | None:
         """This run's closed-loop throughput estimate of a candidate, if it measured one."""

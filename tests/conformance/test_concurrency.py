@@ -155,7 +155,8 @@ def test_database_restart_under_load(
     manifest: SpikeManifest, own_pg: tuple[Postgres, str], parity: Parity, tmp_path: Path
 ) -> None:
     pg, template = own_pg
-    with running_spike(manifest, pg, parity, f"restart_{manifest.name}", tmp_path, template) as srv:
+    dbname = f"restart_{manifest.name.replace('@', '_')}"  # '@' would end a URL's userinfo
+    with running_spike(manifest, pg, parity, dbname, tmp_path, template) as srv:
         pid = srv.proc.pid if srv.proc else None
         client = httpx.Client(base_url=srv.base_url, timeout=30)
         name = unique_username("rs")

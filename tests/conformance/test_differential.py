@@ -83,7 +83,9 @@ def fleet(
         targets = []
         for manifest in SPIKES:
             server = stack.enter_context(
-                running_spike(manifest, pg, parity, f"diff_{manifest.name}", logs, template)
+                running_spike(
+                    manifest, pg, parity, f"diff_{manifest.name.replace('@', '_')}", logs, template
+                )
             )
             client = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=60))
             targets.append(Target(manifest.name, client))

@@ -47,7 +47,7 @@ ALLOWED_HOSTS = ["*"]
 APPEND_SLASH = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = 65_536  # the contract's 413 (items.parsers checks DRF's stream)
 
-INSTALLED_APPS = ["rest_framework", "items"]
+INSTALLED_APPS = ["channels", "rest_framework", "items"]
 # Pure JSON API: no sessions, auth, CSRF or messages. CommonMiddleware sets Content-Length.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -55,6 +55,9 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "spike_project.urls"
 WSGI_APPLICATION = "spike_project.wsgi.application"
+ASGI_APPLICATION = "spike_project.asgi.application"  # the asgi variant (Channels, /ws)
+# Per process; items.live crosses worker processes with PostgreSQL LISTEN/NOTIFY (no Redis).
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

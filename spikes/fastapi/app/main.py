@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import live
 from app.db import engine
 from app.errors import install_error_handlers
 from app.routes import auth, health, items, quote
@@ -24,3 +25,4 @@ app.include_router(health.router)
 app.include_router(auth.router)
 app.include_router(items.router)
 app.include_router(quote.router)
+app.include_router(live.router)

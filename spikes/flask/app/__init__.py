@@ -10,6 +10,7 @@ from . import auth, health, items, quote
 from .config import load_config
 from .db import init_db
 from .errors import MAX_BODY_BYTES, register_error_handlers
+from .live import init_live
 from .security import init_security
 
 
@@ -43,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_db(app)
     init_security(app)
     quote.init_upstream(app)
+    init_live(app)
     register_error_handlers(app)
     for blueprint in (health.bp, auth.bp, items.bp, quote.bp):
         app.register_blueprint(blueprint)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app import live
 from app.db import alchemy
 from app.errors import exception_handlers
 from app.quote import item_quote, upstream_client
@@ -31,7 +32,7 @@ def refuse_trailing_slash(app: ASGIApp) -> ASGIApp:
 
 
 litestar_app = Litestar(
-    route_handlers=[health, AuthController, me, ItemController, item_quote],
+    route_handlers=[health, AuthController, me, ItemController, item_quote, live.live],
     lifespan=[upstream_client],
     plugins=[alchemy],
     on_app_init=[jwt_auth.on_app_init],
