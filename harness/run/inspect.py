@@ -214,7 +214,8 @@ def inspect_candidates(
     by_folder: dict[str, dict[str, Any]] = {}
     for s in spikes:
         if s.spike in by_folder:  # a variant: the same code and venv, measured once
-            out[s.name] = {**by_folder[s.spike], **s.identity()}
+            shared = by_folder[s.spike]
+            out[s.name] = {**shared, **s.identity(), "errors": list(shared["errors"])}
             continue
         try:
             out[s.name] = inspect_spike(s, envs.get(s.name), parity, prepared.get(s.name))
@@ -250,7 +251,6 @@ def inspect_all(
 
     with postgres_server() as pg:
         for spike in spikes:
-            out[spike.name] = {**out[spike.name], "errors": list(out[spike.name]["errors"])}
             dbname = f"sb_inspect_{ident(spike.name)}_{os.getpid()}"
             url = pg.create_database(dbname)
             try:
