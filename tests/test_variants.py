@@ -82,7 +82,8 @@ def test_bench_records_each_candidate_with_its_spike_variant_and_server(tmp_path
     assert meta["flask"]["variant"] is None and meta["flask"]["worker_class"] == "sync"
     record = bench._spike_record(bench.spikes[1], {"packages": {}, "framework_version": "3"})
     assert record["variant"] == "gthread" and "--threads ${SPIKE_THREADS}" in record["command"]
-    assert record["parity"]["worker_class"] == "gthread"
+    assert record["parity"]["worker_class"] == "gthread" and record["parity"]["threads"] == 8
+    assert bench._spike_record(bench.spikes[0], {})["parity"]["threads"] is None
     bench.run["spikes"] = {s.name: bench._spike_record(s, {}) for s in bench.spikes}
     validate(bench.run)
     assert load_run(bench.folder)["candidates"][GTHREAD]["variant"] == "gthread"
@@ -166,6 +167,8 @@ def test_report_compare_and_score_render_a_variant(tmp_path: Path) -> None:
 
     md, page = (p.read_text() for p in write_report(folder))
     assert GTHREAD in md and GTHREAD in page
+    parity_rows = md[md.index("## Parity") :]
+    assert "| variant |" in parity_rows and "gthread" in parity_rows
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids)) and not [i for i in ids if "@" in i]
 

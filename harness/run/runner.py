@@ -373,6 +373,8 @@ class Bench(TrialsDesign):
             "environment": prepared.get("environment", {}),
             "parity": {
                 "workers": self.parity.workers,
+                # threads per worker, for a start command that uses them (a threaded variant)
+                "threads": self.parity.threads if "${SPIKE_THREADS}" in spike.command else None,
                 "db_pool_size": self.parity.db_pool_size,
                 "argon2": {
                     "time_cost": self.parity.argon2_time_cost,
