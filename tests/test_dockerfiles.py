@@ -268,3 +268,33 @@ def test_variant_runs_in_its_spike_container(
 
 def test_a_spike_needs_no_override(spike: SpikeManifest, tmp_path: Path) -> None:
     assert variant_override(spike, tmp_path) is None
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_compose_merges_the_override_without_interpolating_it(
+    variant: SpikeManifest, tmp_path: Path
+) -> None:
+    """Compose itself (`config`, no engine needed) reads the override: the spike's service gets
+    the variant's command, and the host's ${SPIKE_…} never leak into it."""
+    import os
+    import subprocess
+
+    from harness.errors import ConfigError
+    from harness.run.compose_spike import compose_cli
+
+    try:
+        cli = compose_cli()
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    override = variant_override(variant, tmp_path)
+    assert override is not None
+    env = {**os.environ, "SPIKE_HOST": "HOST-LEAKED", "SPIKE_THREADS": "THREADS-LEAKED"}
+    done = subprocess.run(
+        [*cli, "-f", str(COMPOSE_FILE), "-f", str(override), "--profile", variant.spike,
+         "config"], capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    service = yaml.safe_load(done.stdout)["services"][variant.spike]
+    assert "LEAKED" not in str(service["command"])
+    assert [a.replace("$$", "$") for a in service["command"]] == container_cmd(variant)
+    assert service["image"] == f"spikebench-{variant.spike}"
