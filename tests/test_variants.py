@@ -148,7 +148,10 @@ def test_report_compare_and_score_render_a_variant(tmp_path: Path) -> None:
     run = load_run(folder)
     assert GTHREAD in rd.candidates(run)
     assert rd.candidate_info(run, GTHREAD) == {
-        "spike": "flask", "variant": "gthread", "server": "gunicorn", "worker_class": "gthread"
+        "spike": "flask",
+        "variant": "gthread",
+        "server": "gunicorn",
+        "worker_class": "gthread",
     }
     # an old file without the fields: the identity still comes from the name and parity
     bare = copy.deepcopy(run)
@@ -181,32 +184,60 @@ def test_report_compare_and_score_render_a_variant(tmp_path: Path) -> None:
 # -- a real interleaved run of a spike and its variant --------------------------------------------
 
 
-@pytest.mark.skipif(os.environ.get("SPIKEBENCH_SKIP_REAL") == "1", reason="asked to skip")
-def test_quick_interleaved_run_of_flask_and_its_gthread_variant(
-    tmp_path: Path, pids_before: set[int]
-) -> None:
-    from tests.test_engine_faults import assert_nothing_left
+# what a busy shared machine may flag on a slice: about the host, not about a candidate
+MACHINE_REASONS = {"noisy_neighbour", "loadgen_saturated", "loadgen_lagging"}
 
+
+@pytest.mark.skipif(os.environ.get("SPIKEBENCH_SKIP_REAL") == "1", reason="asked to skip")
+def test_quick_interleaved_run_of_flask_and_its_gthread_variant(tmp_path: Path) -> None:
+    """Both start from the one flask venv, each with its own command, take slices in every cycle
+    without a 5xx; the report and decision name the variant. Exit 3 (a validity guard fired) is
+    accepted only for reasons about the host (other sessions share these CPUs)."""
     cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
            "--run-id", "r", "--quick", "--spikes", f"flask,{GTHREAD}", "--scenarios",
            "read_heavy", "--budget", "45s", "--seed-users", "50", "--seed-items", "20",
            "--runtime", "local"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    output = done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode in (0, 3), output
     run = load_run(tmp_path / "r")
+    assert run["status"] == "complete", run["error"]
+    trials = [(t["spike"], t["invalid_reasons"], t["error"]) for t in run["trials"]]
     assert run["candidates"][GTHREAD]["worker_class"] == "gthread"
     assert run["spikes"][GTHREAD]["variant"] == "gthread"
-    an = run["analysis"]["read_heavy"]
-    assert an["cycles"] >= 3 and an["best"] in ("flask", GTHREAD)
-    other = GTHREAD if an["best"] == "flask" else "flask"
-    assert an["ratios_to_best"][other]["paired"]["n"] >= 2
+    env = {s: run["spikes"][s]["environment"]["path"] for s in ("flask", GTHREAD)}
+    assert env["flask"] == env[GTHREAD]
     by = {t["spike"]: t for t in run["trials"]}
     assert "--threads" in " ".join(by[GTHREAD]["command"])
     assert "--threads" not in " ".join(by["flask"]["command"])
+    cycles: dict[str, set[int]] = {"flask": set(), GTHREAD: set()}
     for s in run["slices"]:
-        assert s["requests"] > 0
-    statuses = by[GTHREAD]["metrics"]["status_counts"] if by[GTHREAD].get("metrics") else {}
-    assert not any(str(code).startswith("5") for code in statuses), statuses
-    assert (tmp_path / "r" / "report.html").is_file()
+        assert s["requests"] > 0 and s["server_errors"] == 0, s
+        assert set(s["invalid_reasons"]) <= MACHINE_REASONS, s["invalid_reasons"]
+        cycles[s["spike"]].add(s["cycle"])
+    assert len(cycles["flask"] & cycles[GTHREAD]) >= 2, (cycles, trials, output)
+    an = run["analysis"]["read_heavy"]
+    if done.returncode == 0 or an.get("best"):
+        assert an["best"] in ("flask", GTHREAD)
+        other = GTHREAD if an["best"] == "flask" else "flask"
+        assert an["ratios_to_best"][other]["paired"]["n"] >= 2
     assert GTHREAD in (tmp_path / "r" / "report.md").read_text()
-    assert_nothing_left(pids_before)
+    assert f"`{GTHREAD}`" in (tmp_path / "r" / "decision.md").read_text()
+    assert "decision: " in done.stdout
+    assert left_behind(run, tmp_path) == []
+
+
+def left_behind(run: dict[str, Any], folder: Path) -> list[str]:
+    """This run's processes still alive: its PostgreSQL, its spikes (by their bind address), its
+    Locusts (their files are under `folder`). Not a scan of everything new: other sessions share
+    this machine and start their own."""
+    import psutil
+
+    binds = [a for t in run["trials"] for a in (t["command"] or []) if a.startswith("127.0.0.1:")]
+    left = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        ours = proc.pid == run["database"].get("pid") and "postgres" in cmd
+        if ours or str(folder) in cmd or any(f"--bind {b}" in cmd for b in binds):
+            left.append(cmd)
+    return left

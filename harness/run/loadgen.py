@@ -179,8 +179,15 @@ class Loadgen:
         disk; a generator that does not answer is a named error, not a hang."""
         assert self.proc is not None
         self.pauses += 1
-        os.kill(self.proc.pid, signal.SIGUSR2)
         deadline = time.monotonic() + timeout
+        # The gate's handlers exist once the locustfile is imported (window.json is written at
+        # test start, after it): a SIGUSR2 before that kills Locust, which a loaded host's slow
+        # import made happen within a short warm-up.
+        while not (self.out_dir / "window.json").exists() and time.monotonic() < deadline:
+            if not self.running():
+                raise LoadgenError(f"Locust exited (code {self.proc.returncode}) before its start")
+            time.sleep(0.01)
+        os.kill(self.proc.pid, signal.SIGUSR2)
         ack = self.out_dir / "ack.json"
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError):
