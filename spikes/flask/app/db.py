@@ -19,9 +19,6 @@ def init_db(app: Flask) -> None:
         url,
         pool_size=app.config["DB_POOL_SIZE"],
         max_overflow=0,
-        # Threaded workers (flask@gthread) may have more threads than connections: a thread waits
-        # for one at most 5 s, as Django's pool does, then the request is a 503 (errors.py).
-        pool_timeout=5,
         pool_pre_ping=False,
     )
     db_session.configure(bind=engine)
