@@ -106,7 +106,12 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         help="capacity: the latency SLO a step must meet, p99 in ms (default: decision.toml "
         "[performance] slo_p99_ms, else 100)",
     )
-    p.add_argument("--spikes", type=csv_list, help="comma-separated spike names (default: all)")
+    p.add_argument(
+        "--spikes",
+        type=csv_list,
+        help="comma-separated candidates: spikes and variants (flask@gthread); `all` = every "
+        "spike and variant (default: the spikes without their variants)",
+    )
     p.add_argument(
         "--scenarios",
         type=csv_list,

@@ -6,6 +6,7 @@ truth for how big it is. Both runtimes (local processes and containers) read the
 
 from __future__ import annotations
 
+import re
 import shlex
 import string
 from dataclasses import asdict, dataclass, field, replace
@@ -106,6 +107,16 @@ class SpikeManifest:
     @property
     def requirements(self) -> Path:
         return self.directory / "requirements.txt"
+
+    def identity(self) -> dict[str, str | None]:
+        """What a result file records of a candidate: its folder, variant and how it serves."""
+        return {
+            "spike": self.spike,
+            "variant": self.variant or None,
+            "server": self.server,
+            "worker_class": self.worker_class or None,
+            "interface": self.interface,
+        }
 
     def supports(self, feature: str) -> bool:
         return feature in self.features
@@ -212,13 +223,36 @@ def discover_candidates(root: Path = SPIKES_DIR) -> list[SpikeManifest]:
     return [c for s in discover_spikes(root) for c in (s, *s.variants())]
 
 
+ALL = "all"
+
+
+def expand_all(names: list[str] | None, root: Path = SPIKES_DIR) -> list[str] | None:
+    """`all` (alone or among names) means every candidate: each spike and each of its variants.
+
+    The one place that gives a selection word a meaning; named candidates keep their order."""
+    if not names or ALL not in names:
+        return names
+    out: list[str] = []
+    for name in [n for n in names if n != ALL] + [c.name for c in discover_candidates(root)]:
+        if name not in out:
+            out.append(name)
+    return out
+
+
 def select_spikes(names: list[str] | None, root: Path = SPIKES_DIR) -> list[SpikeManifest]:
-    """Named candidates (`flask`, `flask@gthread`), or every spike without its variants."""
+    """Named candidates (`flask`, `flask@gthread`, `all`), or every spike without its variants."""
     spikes = discover_spikes(root)
+    names = expand_all(names, root)
     if not names:
         return spikes
     by_name = {c.name: c for c in discover_candidates(root)}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)}")
+        raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)} (or {ALL!r})")
     return [by_name[n] for n in names]
+
+
+def ident(name: str) -> str:
+    """A candidate name as a PostgreSQL identifier or file-name part: `flask@gthread` →
+    `flask_gthread` (libpq URLs and unquoted identifiers do not take `@`)."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())

@@ -174,6 +174,25 @@ def candidates_meta(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(run.get("candidates") or {})
 
 
+def candidate_info(run: dict[str, Any], name: str) -> dict[str, Any]:
+    """A candidate's spike folder, variant, server and worker class (`flask@gthread`: folder
+    `flask`, variant `gthread`); files from before variants give it from the name and parity."""
+    meta = candidates_meta(run).get(name) or {}
+    rec = (run.get("spikes") or {}).get(name) or {}
+    par = rec.get("parity") or {}
+    spike = str(rec.get("spike") or meta.get("spike") or name).partition("@")[0]
+    variant = rec.get("variant") or meta.get("variant")
+    if variant is None and "@" in name and not meta.get("aa_of"):
+        variant = name.partition("@")[2]
+    return {
+        "spike": spike,
+        "variant": variant or None,
+        "server": rec.get("server") or meta.get("server") or par.get("server"),
+        "worker_class": rec.get("worker_class") or meta.get("worker_class")
+        or par.get("worker_class") or None,
+    }  # fmt: skip
+
+
 def candidates(run: dict[str, Any]) -> list[str]:
     """Spikes that are options of the decision: A/A twins measure the run, they are no option."""
     twins = {n for n, c in (run.get("candidates") or {}).items() if c.get("aa_of")}

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpikebenchError
-from harness.manifest import Parity, SpikeManifest, load_parity, select_spikes
+from harness.manifest import Parity, SpikeManifest, ident, load_parity, select_spikes
 from harness.paths import CONTRACT_DIR, SPIKES_DIR
 from harness.run.spikeenv import SpikeEnv, ensure_env
 
@@ -177,6 +177,7 @@ def inspect_spike(
     loc, files = lines_of_code(manifest)
     ws_loc, ws_files = websocket_lines(manifest)
     out: dict[str, Any] = {
+        **manifest.identity(),
         "loc": loc,
         "loc_files": files,
         "websocket_loc": ws_loc,
@@ -213,14 +214,30 @@ def inspect_for_bench(
 ) -> dict[str, Any]:
     """What `bench` records under "inspection": the static part per spike (cold start is per trial,
     metrics.startup_seconds). Uses the runtime's venvs when it has them (local runtime)."""
-    envs: dict[str, SpikeEnv] = getattr(runtime, "envs", {}) or {}
+    return inspect_candidates(spikes, getattr(runtime, "envs", {}) or {}, prepared, parity)
+
+
+def inspect_candidates(
+    spikes: list[SpikeManifest],
+    envs: dict[str, SpikeEnv],
+    prepared: dict[str, dict[str, Any]],
+    parity: Parity,
+) -> dict[str, Any]:
+    """Per candidate; a variant shares its spike's code and venv, so it shares the figures and
+    adds its own server and worker class."""
     out: dict[str, Any] = {}
+    by_folder: dict[str, dict[str, Any]] = {}
     for s in spikes:
+        if s.spike in by_folder:  # a variant: the same code and venv, measured once
+            shared = by_folder[s.spike]
+            out[s.name] = {**shared, **s.identity(), "errors": list(shared["errors"])}
+            continue
         try:
             out[s.name] = inspect_spike(s, envs.get(s.name), parity, prepared.get(s.name))
+            by_folder[s.spike] = out[s.name]
         except Exception as exc:  # an inspection problem must never cost a benchmark run
             error = f"{type(exc).__name__}: {exc}"
-            out[s.name] = {**dict.fromkeys(NULL_FIELDS), "errors": [error]}
+            out[s.name] = {**dict.fromkeys(NULL_FIELDS), **s.identity(), "errors": [error]}
     return out
 
 
@@ -242,14 +259,14 @@ def inspect_all(
 ) -> dict[str, dict[str, Any]]:
     """Everything, including one cold start per spike against a throwaway database."""
     envs = {s.name: ensure_env(s) for s in spikes}
-    out = {s.name: inspect_spike(s, envs[s.name], parity) for s in spikes}
+    out = inspect_candidates(spikes, envs, {}, parity)
     if not with_cold_start:
         return out
     from harness.run.postgres import postgres_server
 
     with postgres_server() as pg:
         for spike in spikes:
-            dbname = f"sb_inspect_{spike.name}_{os.getpid()}"
+            dbname = f"sb_inspect_{ident(spike.name)}_{os.getpid()}"
             url = pg.create_database(dbname)
             try:
                 with pg.connect(dbname) as conn:
@@ -275,7 +292,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--spikes",
         type=lambda v: [s for s in v.split(",") if s],
-        help="comma-separated spike names (default: all)",
+        help="comma-separated candidates: spikes or variants (flask@gthread), `all` for every "
+        "one (default: the spikes)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-cold-start", action="store_true", help="skip the server start")
@@ -295,6 +313,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     table = Table(title="spikebench inspect")
     for col in (
         "spike",
+        "server",
         "LOC (files)",
         "WebSocket LOC",
         "direct deps",
@@ -306,8 +325,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     ):
         table.add_column(col)
     for name, row in data.items():
+        server = " ".join(str(v) for v in (row.get("server"), row.get("worker_class")) if v)
         table.add_row(
             name,
+            server or "–",
             f"{row['loc']} ({row['loc_files']})",
             _fmt(row.get("websocket_loc")),
             str(row["direct_dependencies"]),

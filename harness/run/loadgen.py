@@ -199,8 +199,8 @@ class Loadgen:
         assert self.proc is not None
         self._await_handlers()
         self.pauses += 1
-        os.kill(self.proc.pid, signal.SIGUSR2)
         deadline = time.monotonic() + timeout
+        os.kill(self.proc.pid, signal.SIGUSR2)
         ack = self.out_dir / "ack.json"
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError):

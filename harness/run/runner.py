@@ -200,7 +200,7 @@ class Bench(TrialsDesign):
             "design": self.config.design,
             "estimator": TRIALS_ESTIMATOR if self.config.design == "trials" else slices.ESTIMATOR,
             "candidates": {
-                c.name: {"spike": c.manifest.name, "aa_of": c.aa_of} for c in self.candidates
+                c.name: {**c.manifest.identity(), "aa_of": c.aa_of} for c in self.candidates
             },
             "trials": [],
             "slices": [],
@@ -413,12 +413,16 @@ class Bench(TrialsDesign):
     def _spike_record(self, spike: SpikeManifest, prepared: dict[str, Any]) -> dict[str, Any]:
         return {
             "manifest": {k: v for k, v in spike.raw.items()},
+            **spike.identity(),
+            "command": spike.command,
             "framework": spike.framework,
             "framework_version": prepared.get("framework_version"),
             "packages": prepared.get("packages", {}),
             "environment": prepared.get("environment", {}),
             "parity": {
                 "workers": self.parity.workers,
+                # threads per worker, for a start command that uses them (a threaded variant)
+                "threads": self.parity.threads if "${SPIKE_THREADS}" in spike.command else None,
                 "db_pool_size": self.parity.db_pool_size,
                 "argon2": {
                     "time_cost": self.parity.argon2_time_cost,

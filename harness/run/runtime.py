@@ -62,8 +62,10 @@ class LocalRuntime:
 
     def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]:
         info = {}
+        built: dict[str, SpikeEnv] = {}  # a variant shares its spike's venv: build it once
         for manifest in spikes:
-            env = ensure_env(manifest, rebuild=self.rebuild)
+            env = built.get(manifest.spike) or ensure_env(manifest, rebuild=self.rebuild)
+            built[manifest.spike] = env
             self.envs[manifest.name] = env
             packages = env.packages()
             info[manifest.name] = {
