@@ -16,7 +16,8 @@ from . import security
 from .models import Item
 from .serializers import ItemSerializer
 
-# One keep-alive pool per worker: gunicorn imports the app in each worker after forking.
+# One keep-alive pool per worker: gunicorn imports the app in each worker after forking. Threads
+# (gthread, ASGI's thread) share it: urllib3's pool is thread-safe, nothing mutates the session.
 _upstream = requests.Session()
 
 

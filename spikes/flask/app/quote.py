@@ -15,7 +15,9 @@ bp = Blueprint("quote", __name__, url_prefix="/items")
 
 def init_upstream(app: Flask) -> None:
     """One requests.Session (one keep-alive pool) per worker: gunicorn imports the app in each
-    worker after forking, so no socket is shared between processes."""
+    worker after forking, so no socket is shared between processes. A gthread worker's threads
+    share it: urllib3's pool is thread-safe (10 connections ≥ SPIKE_THREADS) and nothing here
+    changes the session's state."""
     app.extensions["upstream"] = requests.Session()
 
 
