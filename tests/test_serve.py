@@ -170,16 +170,24 @@ def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
         + '[variants.raw-sql]\ndescription = "psycopg without the ORM"\ncommand = "gunicorn y"\n'
         + 'features = ["quote"]\n'
     )
+    from harness.manifest import ConfigError, discover_candidates, load_manifest, select_spikes
+
+    shipped = {
+        v.variant: v.description for v in load_manifest(REPO / "spikes" / "flask").variants()
+    }
     data = inventory(spikes)
     assert data["spikes"][0]["variants"] == {
-        "gthread": "gunicorn gthread workers, SPIKE_THREADS threads each",
+        **shipped,
         "async": "Flask 3 async views",
         "raw-sql": "psycopg without the ORM",
     }
-    from harness.manifest import ConfigError, discover_candidates, select_spikes
-
     found = {c.name: c for c in discover_candidates(spikes)}
-    assert list(found) == ["flask", "flask@gthread", "flask@async", "flask@raw-sql"]
+    assert list(found) == [
+        "flask",
+        *(f"flask@{v}" for v in shipped),
+        "flask@async",
+        "flask@raw-sql",
+    ]
     assert found["flask@raw-sql"].features == ("quote",) and found["flask@async"].features == ()
     assert found["flask@async"].spike == "flask" and found["flask@async"].command == "gunicorn x"
     assert [c.name for c in select_spikes(None, spikes)] == ["flask"]
