@@ -188,7 +188,8 @@ def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
         "flask@async",
         "flask@raw-sql",
     ]
-    assert found["flask@raw-sql"].features == ("quote",) and found["flask@async"].features == ()
+    assert found["flask@raw-sql"].features == ("quote",)
+    assert found["flask@async"].features == found["flask"].features  # inherited
     assert found["flask@async"].spike == "flask" and found["flask@async"].command == "gunicorn x"
     assert [c.name for c in select_spikes(None, spikes)] == ["flask"]
     assert [c.name for c in select_spikes(["flask@async"], spikes)] == ["flask@async"]
