@@ -195,7 +195,7 @@ def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
     assert [c.name for c in select_spikes(["flask@async"], spikes)] == ["flask@async"]
     assert [c.name for c in select_spikes(["all"], spikes)] == list(found)
     assert [c.name for c in select_spikes(["flask@async", "all"], spikes)] == [
-        "flask@async", "flask", "flask@gthread", "flask@raw-sql",
+        "flask@async", *(n for n in found if n != "flask@async"),
     ]  # fmt: skip
     manifest.write_text(manifest.read_text() + '[variants.bad]\ndescription = "no command"\n')
     with pytest.raises(ConfigError, match=r"\[variants.bad\] needs a command"):
