@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from pyramid.authorization import Allowed, Denied
 from pyramid.config import Configurator
 from pyramid.request import Request, RequestLocalCache
+from pyramid.security import Allowed, Denied
 
 from .models import User
 from .schemas import MAX_BIGINT

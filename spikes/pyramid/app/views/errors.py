@@ -26,7 +26,10 @@ def _allowed_methods(request: Request) -> list[str]:
     methods: set[str] = set()
     for related in introspector.related(route):
         if related.category_name == "views":
-            methods.update(related["request_methods"] or ())
+            found = related["request_methods"] or ()  # as given: one string or a tuple
+            methods.update((found,) if isinstance(found, str) else found)
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
 
 
