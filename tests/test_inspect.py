@@ -62,6 +62,9 @@ def test_lines_of_code_counts_only_app_paths(tmp_path: Path) -> None:
         ("fastapi", "app.main"),
         ("django", "spike_project.wsgi"),
         ("litestar", "app.main"),
+        ("bottle", "app.wsgi"),
+        ("pyramid", "app.wsgi"),
+        ("cherrypy", "app.serve"),
     ],
 )
 def test_app_module_from_every_real_manifest(name: str, module: str) -> None:

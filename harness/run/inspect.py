@@ -95,8 +95,12 @@ def direct_requirements(manifest: SpikeManifest) -> list[str]:
 
 
 def app_module(manifest: SpikeManifest) -> str | None:
-    """The module the server imports: the start command's first positional `module:attr`."""
-    for token in shlex.split(manifest.command)[1:]:
+    """The module the server imports: the start command's first positional `module:attr`, or
+    the module of `python -m module …` (a spike that is its own launcher, e.g. cherrypy)."""
+    tokens = shlex.split(manifest.command)
+    if len(tokens) > 2 and tokens[1] == "-m":
+        return tokens[2]
+    for token in tokens[1:]:
         if not token.startswith("-") and APP_REF.match(token):
             return token.split(":", 1)[0]
     return None

@@ -15,15 +15,15 @@ import socket
 import sys
 from types import FrameType
 
+from .server import run
+
 LISTEN_FD = 3  # SD_LISTEN_FDS_START
 
 
 def _worker(host: str, port: int, threads: int) -> None:
     os.environ["LISTEN_PID"] = str(os.getpid())
     os.environ["LISTEN_FDS"] = "1"
-    from .server import run  # imported after the fork: each worker has its own engine and pool
-
-    run(host, port, threads)
+    run(host, port, threads)  # engine, pool and server threads start here, after the fork
 
 
 def main() -> None:
