@@ -176,12 +176,13 @@ class Items:
     def __init__(self) -> None:
         self._item = ItemResource()
 
-    def _cp_dispatch(self, vpath: list[str]) -> ItemResource | None:
-        """/items/{id}: exactly one more segment names an item resource."""
-        if len(vpath) == 1:
-            cherrypy.request.params["item_id"] = vpath.pop()
-            return self._item
-        return None
+    def _cp_dispatch(self, vpath: list[str]) -> ItemResource:
+        """/items/{id}: exactly one more segment names an item resource; more name nothing
+        (404; left to CherryPy, /items/1/x would be a 405 of /items)."""
+        if len(vpath) != 1:
+            raise NotFound()
+        cherrypy.request.params["item_id"] = vpath.pop()
+        return self._item
 
     @json_out()
     def GET(self, **_query: str | list[str]) -> Json:

@@ -11,6 +11,8 @@ from .security import Security
 
 
 def _authenticate(security: Security) -> None:
+    if isinstance(cherrypy.request.handler, cherrypy.HTTPError):
+        return  # the dispatcher's 405 (or 404) comes first, as routing does in the other spikes
     cherrypy.request.user = security.authenticate(cherrypy.request.db)
 
 
