@@ -35,6 +35,9 @@ def main() -> None:
     args = parser.parse_args()
 
     listener = socket.create_server((args.host, args.port), backlog=1024)
+    # cheroot sets this on sockets it binds itself, not on an inherited one; accepted
+    # connections inherit it (without it, keep-alive answers wait ~40 ms for delayed ACKs).
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     fd = listener.detach()
     if fd != LISTEN_FD:
         os.dup2(fd, LISTEN_FD)
