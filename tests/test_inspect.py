@@ -66,6 +66,9 @@ def test_lines_of_code_counts_only_app_paths(tmp_path: Path) -> None:
         ("starlette", "app.main"),
         ("aiohttp", "app.main"),
         ("tornado", "app.main"),  # `python -m app.main`: tornado is its own server
+        ("bottle", "app.wsgi"),
+        ("pyramid", "app.wsgi"),
+        ("cherrypy", "app.serve"),
     ],
 )
 def test_app_module_from_every_real_manifest(name: str, module: str) -> None:

@@ -104,7 +104,7 @@ def direct_requirements(manifest: SpikeManifest) -> list[str]:
 
 def app_module(manifest: SpikeManifest) -> str | None:
     """The module the server imports: the start command's first positional `module:attr`, or
-    the `python -m module` of a framework that is its own server (tornado)."""
+    the `python -m module` of a framework that is its own server or launcher (tornado, cherrypy)."""
     argv = shlex.split(manifest.command)
     if len(argv) > 2 and argv[0].startswith("python") and argv[1] == "-m":
         return argv[2]
