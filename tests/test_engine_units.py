@@ -136,7 +136,8 @@ def test_every_spike_manifest_is_complete_and_distinct() -> None:
     names = {s.name for s in SPIKES}
     assert {"django", "flask", "fastapi", "litestar"} <= names
     for spike in SPIKES:
-        env = {"SPIKE_HOST": "127.0.0.1", "SPIKE_PORT": "8000", "SPIKE_WORKERS": "2"}
+        env = {"SPIKE_HOST": "127.0.0.1", "SPIKE_PORT": "8000", "SPIKE_WORKERS": "2",
+               "SPIKE_THREADS": "8"}  # fmt: skip
         argv = spike.argv(env)
         # a server pinned in the spike's requirements, or `python -m app` (tornado is its own)
         pinned = {
