@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # make bench SPIKES="flask fastapi" SCENARIOS=read_heavy TRIALS=5 RUNTIME=local ARGS="--quick"
+# SPIKES unset: decision.toml [shortlist] candidates; SPIKES=all: every spike and variant.
 SPIKES    ?=
 SCENARIOS ?=
 TRIALS    ?=

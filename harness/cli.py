@@ -105,7 +105,12 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         help="capacity: the latency SLO a step must meet, p99 in ms (default: decision.toml "
         "[performance] slo_p99_ms, else 100)",
     )
-    p.add_argument("--spikes", type=csv_list, help="comma-separated spike names (default: all)")
+    p.add_argument(
+        "--spikes",
+        type=csv_list,
+        help="comma-separated candidates (spikes or variants such as flask@gthread), or 'all' for "
+        "every spike and variant (default: decision.toml [shortlist] candidates)",
+    )
     p.add_argument(
         "--scenarios",
         type=csv_list,
@@ -219,6 +224,13 @@ def team_slo() -> float:
     return float(value) if isinstance(value, int | float) and value > 0 else 100.0
 
 
+def shortlist(spikes_dir: Path) -> list[str] | None:
+    """What the team decides between (decision.toml [shortlist]); None: every spike."""
+    from harness.decide.criteria import DEFAULT_CRITERIA, load_shortlist
+
+    return load_shortlist(DEFAULT_CRITERIA, spikes_dir) or None
+
+
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.run.progress import ConsoleProgress
     from harness.run.runconfig import BenchConfig
@@ -229,6 +241,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     spikes = args.spikes
     if args.aa and not spikes:
         spikes = [args.aa]  # `--aa flask` alone: an A/A run of flask against itself
+    if not spikes:
+        spikes = shortlist(args.spikes_dir)
     config = BenchConfig(
         spikes=spikes,
         scenarios=args.scenarios,

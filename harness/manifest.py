@@ -204,13 +204,19 @@ def discover_candidates(root: Path = SPIKES_DIR) -> list[SpikeManifest]:
     return [c for s in discover_spikes(root) for c in (s, *s.variants())]
 
 
+ALL = "all"  # `--spikes all`: every candidate, each spike followed by its variants
+
+
 def select_spikes(names: list[str] | None, root: Path = SPIKES_DIR) -> list[SpikeManifest]:
-    """Named candidates (`flask`, `flask@gthread`), or every spike without its variants."""
-    spikes = discover_spikes(root)
+    """Named candidates (`flask`, `flask@gthread`; `all` for every candidate), or every spike
+    without its variants when no names are given."""
     if not names:
-        return spikes
-    by_name = {c.name: c for c in discover_candidates(root)}
+        return discover_spikes(root)
+    candidates = discover_candidates(root)
+    if names == [ALL]:
+        return candidates
+    by_name = {c.name: c for c in candidates}
     unknown = [n for n in names if n not in by_name]
     if unknown:
-        raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)}")
+        raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)} (or {ALL!r})")
     return [by_name[n] for n in names]
