@@ -36,12 +36,24 @@ def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
     return done, run
 
 
+def started_by_another_pytest(proc: psutil.Process) -> bool:
+    """Still the child of another pytest (an xdist worker beside this one, another checkout's
+    suite): not ours. A process we leaked is an orphan, or still our own descendant."""
+    try:
+        parents = proc.parents()
+        if any(p.pid == os.getpid() for p in parents):
+            return False
+        return any("pytest" in " ".join(p.cmdline()) for p in parents)
+    except psutil.Error:
+        return False
+
+
 def assert_nothing_left(before: set[int]) -> None:
     """No process we started survives: compare with what existed before the run."""
     time.sleep(0.5)
     leftovers = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.pid in before:
+        if proc.pid in before or started_by_another_pytest(proc):
             continue
         cmd = " ".join(proc.info["cmdline"] or [])
         if "stub_server.py" in cmd or "locust" in cmd or "spikebench-pg-" in cmd:
