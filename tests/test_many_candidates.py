@@ -82,7 +82,9 @@ def boxes_overlap(a: Any, b: Any) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
-@pytest.mark.parametrize("make", [charts.latency_chart, charts.timeseries_chart], ids=str)
+@pytest.mark.parametrize(
+    "make", [charts.latency_chart, charts.timeseries_chart], ids=lambda f: f.__name__
+)
 def test_line_charts_share_one_legend_outside_the_plots(
     run: dict[str, Any], make: Callable[[dict[str, Any]], charts.Chart], monkeypatch: Any
 ) -> None:
@@ -102,7 +104,9 @@ def test_line_charts_share_one_legend_outside_the_plots(
 
 
 @pytest.mark.parametrize(
-    "make", [charts.throughput_chart, charts.cpu_chart, charts.memory_chart], ids=str
+    "make",
+    [charts.throughput_chart, charts.cpu_chart, charts.memory_chart],
+    ids=lambda f: f.__name__,
 )
 def test_bar_labels_are_whole_names_that_do_not_collide(
     run: dict[str, Any], make: Callable[[dict[str, Any]], charts.Chart], monkeypatch: Any
