@@ -36,14 +36,14 @@ def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
     return done, run
 
 
-def started_by_another_pytest(proc: psutil.Process) -> bool:
-    """Still the child of another pytest (an xdist worker beside this one, another checkout's
-    suite): not ours. A process we leaked is an orphan, or still our own descendant."""
+def someone_elses(proc: psutil.Process) -> bool:
+    """A living process tree that is not ours started it (an xdist worker beside this one,
+    another checkout's suite or bench on a shared machine). What we leak is either still our
+    descendant or an orphan, re-parented to PID 1: both count."""
     try:
-        parents = proc.parents()
-        if any(p.pid == os.getpid() for p in parents):
+        if any(p.pid == os.getpid() for p in proc.parents()):
             return False
-        return any("pytest" in " ".join(p.cmdline()) for p in parents)
+        return proc.ppid() != 1
     except psutil.Error:
         return False
 
@@ -53,7 +53,7 @@ def assert_nothing_left(before: set[int]) -> None:
     time.sleep(0.5)
     leftovers = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.pid in before or started_by_another_pytest(proc):
+        if proc.pid in before or someone_elses(proc):
             continue
         cmd = " ".join(proc.info["cmdline"] or [])
         if "stub_server.py" in cmd or "locust" in cmd or "spikebench-pg-" in cmd:
