@@ -360,8 +360,12 @@ def print_summary(console: Console, run: dict[str, Any]) -> None:
     if interleaved:
         cols.append("vs best [95% CI]")
     cols += ["p50 ms", "p99 ms", "app CPU ms/req", "DB CPU ms/req", "peak RSS MiB", "notes"]
-    for col in cols:
-        table.add_column(col)
+    longest = max(map(len, rd.spike_names(run)), default=5)
+    for col in cols:  # names whole on one line (13+ candidates, `django_ninja@gthread`)
+        if col in ("scenario", "spike"):
+            table.add_column(col, no_wrap=True, min_width=longest if col == "spike" else None)
+        else:
+            table.add_column(col, overflow="fold")
     for scenario in rd.scenario_names(run):
         ranks = {s: (r, t) for s, r, t in rd.ranking(run, scenario)}
         order = list(ranks) + [s for s in rd.spike_names(run) if s not in ranks]

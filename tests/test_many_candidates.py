@@ -187,3 +187,15 @@ def test_compare_lists_significant_changes_first_in_a_fixed_width_table(
     first = text[text.index("### Significant changes") : text.index("### read_heavy")]
     assert "django_ninja@gthread | throughput" in first
     assert {r.spike for r in rows} == set(MANY)
+
+
+def test_terminal_summary_keeps_every_name_whole(run: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from harness.cli import print_summary
+
+    console = Console(width=120, record=True, color_system=None)
+    print_summary(console, run)
+    text = console.export_text()
+    for name in MANY:
+        assert len(re.findall(rf"│ {re.escape(name)} +│", text)) == 2, f"{name} cut or wrapped"
