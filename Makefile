@@ -64,7 +64,7 @@ TEST_WORKERS ?= 2
 
 test: lint browser-check wrk-check
 	$(BIN)/pytest -q -m "not slow and not serial" -n $(TEST_WORKERS) --dist loadgroup
-	$(BIN)/pytest -q -m "serial and not slow" -p no:xdist
+	$(BIN)/pytest -q -m "serial and not slow"
 	@if CONTAINERS="$(CONTAINERS)" .ci/podman/available.sh; then \
 		$(MAKE) --no-print-directory test-containers; fi
 
