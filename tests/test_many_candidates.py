@@ -199,3 +199,37 @@ def test_terminal_summary_keeps_every_name_whole(run: dict[str, Any]) -> None:
     text = console.export_text()
     for name in MANY:
         assert len(re.findall(rf"│ {re.escape(name)} +│", text)) == 2, f"{name} cut or wrapped"
+
+
+@pytest.fixture(scope="module")
+def interleaved() -> dict[str, Any]:
+    """The 14 candidates as an interleaved run: synthetic slices at known rates (the builder of
+    tests/test_interleaved_readers.py, fed the widened run)."""
+    from tests import test_interleaved_readers as tir
+
+    rates = {sc: {n: 100.0 + 10 * i for i, n in enumerate(MANY)} for sc in ("read_heavy",)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tir, "load_data", many_candidates)
+        return tir.interleaved_run(rates)
+
+
+def test_interleaved_paths_stay_legible(interleaved: dict[str, Any], monkeypatch: Any) -> None:
+    from rich.console import Console
+
+    from harness.cli import print_summary
+    from harness.decide.report import build, render_md
+
+    fig = figure_of(charts.slices_chart, interleaved, monkeypatch)
+    rendered(fig)
+    assert len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == list(MANY)
+    for ax in fig.axes:
+        colours = [line.get_color() for line in ax.lines]
+        assert len(colours) == len(set(colours)), f"{ax.get_title()}: two lines, one colour"
+    md = render_md(build(interleaved, charts=[]))
+    assert "vs best [95% CI]" in md and max(table_widths(md)) <= MAX_COLUMNS
+    console = Console(width=140, record=True, color_system=None)
+    print_summary(console, interleaved)
+    text = console.export_text()
+    for name in MANY:
+        assert len(re.findall(rf"│ {re.escape(name)} +│", text)) == 1, f"{name} cut or wrapped"
