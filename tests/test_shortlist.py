@@ -123,3 +123,23 @@ def test_decision_record_says_which_options_were_shortlisted(tmp_path: Path) -> 
     assert "On the shortlist (`decision.toml` [shortlist]): `flask`, `fastapi`." in record
     assert "Shortlisted but not in this run: `django`, `litestar`." in record
     assert "Measured beyond it" not in record
+
+
+def test_a_variant_may_have_its_own_team_scores(tmp_path: Path) -> None:
+    from harness.decide.criteria import known_frameworks, load_criteria
+    from harness.decide.score import judgements
+
+    root = spikes_with_a_variant(tmp_path)
+    text = (REPO_ROOT / "decision.toml").read_text() + (
+        '\n[frameworks."flask@gthread"]\n'
+        'ease_of_development = { score = 2, rationale = "threads to reason about" }\n'
+        'ecosystem = { score = 5, rationale = "Flask\'s" }\n'
+        'team_fit = { score = 3, rationale = "neutral" }\n'
+    )
+    path = tmp_path / "decision.toml"
+    path.write_text(text)
+    crit = load_criteria(path, known_frameworks(root) | set(SEED_CANDIDATES))
+    own = judgements(crit, "flask@gthread")
+    assert own is not None and own["ease_of_development"].score == 2
+    shared = judgements(crit, "fastapi@granian")  # no own table: the spike's scores
+    assert shared is crit.judged["fastapi"]

@@ -83,7 +83,10 @@ def _check_weights(path: Path, section: str, weights: dict[str, Any], known: set
 
 
 def known_frameworks(spikes_dir: Path = SPIKES_DIR) -> set[str]:
-    return {p.parent.name for p in spikes_dir.glob("*/spike.toml")}
+    """What [frameworks.<name>] may name: a spike, or a variant with scores of its own."""
+    return {p.parent.name for p in spikes_dir.glob("*/spike.toml")} | set(
+        known_candidates(spikes_dir)
+    )
 
 
 def known_scenarios(scenarios_dir: Path = SCENARIOS_DIR) -> set[str]:
