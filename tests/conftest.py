@@ -35,6 +35,7 @@ MEASURING = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Group each spike's tests (one xdist worker starts it once); mark the measuring tests."""
     serial = pytest.mark.serial
@@ -44,7 +45,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = getattr(getattr(item, "callspec", None), "params", {})
         if "spike" in params:
             name = getattr(params["spike"], "name", params["spike"])
-            item.add_marker(pytest.mark.xdist_group(f"spike-{name}"))
+            # no @ in a group name: xdist splits the node id at its last @
+            item.add_marker(pytest.mark.xdist_group(f"spike-{name}".replace("@", "+")))
 TEST_USERS, TEST_ITEMS_PER_USER = 20, 5
 
 
