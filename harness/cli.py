@@ -79,7 +79,8 @@ def add_bench(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--capacity",
         type=csv_list,
         help="also search the capacity under the SLO for these scenarios' task mix (open "
-        "model), then compare latency at equal load (default: none)",
+        "model), then compare latency at equal load (default: read_heavy,crud_mix where "
+        "selected; none with --quick or --design trials; 'none' turns it off)",
     )
     c = sub.add_parser(
         "capacity",
@@ -108,8 +109,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--spikes",
         type=csv_list,
-        help="comma-separated candidates (spikes or variants such as flask@gthread), or 'all' for "
-        "every spike and variant (default: decision.toml [shortlist] candidates)",
+        help="comma-separated candidates: spikes and variants (flask@gthread); `all` = every "
+        "spike and variant (default: decision.toml [shortlist] candidates)",
     )
     p.add_argument(
         "--scenarios",
@@ -150,6 +151,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    "search or equal-load step (default 4; --quick 2)")  # fmt: skip
     p.add_argument("--min-cycles", type=int, help="interleaved: cycles before the resolution "
                    "may stop a scenario (default 6; --quick 3)")  # fmt: skip
+    p.add_argument("--epochs", type=int, help="interleaved: times each scenario starts every "
+                   "candidate afresh, the start order reversed each time (default 2)")  # fmt: skip
     p.add_argument(
         "--probe-normalise",
         action="store_true",
@@ -204,6 +207,15 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         help="seed of the trial order shuffle (default: random, recorded in run.json)",
     )
     p.add_argument("--spike-port", type=int, help="fixed port for the spike (default: a free one)")
+    p.add_argument(
+        "--upstream-delay", default="lognormal:50:200",
+        help="scenarios needing `quote`: the pricing stub's delay in ms, fixed:MS, uniform:LO:HI "
+        "or lognormal:MEDIAN:P99 (default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--upstream-error-rate", type=float, default=0.0,
+        help="share of the pricing stub's answers that are 503s (default: %(default)s)",
+    )  # fmt: skip
     p.add_argument("--rebuild-envs", action="store_true", help="rebuild the spike venvs")
     p.add_argument(
         "--quick", action="store_true", help="smoke preset: 2 s warm-up; interleaved: 1.5 s "
@@ -268,6 +280,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         aa=args.aa,
         probe_normalise=args.probe_normalise,
         slo_p99_ms=args.slo_p99_ms or team_slo(),
+        upstream_delay=args.upstream_delay,
+        upstream_error_rate=args.upstream_error_rate,
     )
     if args.command == "soak":
         from harness.run.soak import rate_from
@@ -278,21 +292,28 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         config.budget_s = args.minutes * 60 + 30 * len(config.scenarios)
         config.slice_s, config.lead_in_s = args.slice_s or 30.0, 0.5
         config.min_cycles, config.resolution = 10**6, 0.0  # runs to the end: no early stop
+        config.epochs = 1  # one process for the whole soak: its memory growth is the point
     if args.command == "capacity":
         config.capacity = list(config.scenarios or []) or ["read_heavy"]
         config.scenarios = config.capacity
         config.capacity_only = True
-    elif getattr(args, "capacity", None):
-        from harness.scenario import DEFAULT_SCENARIOS
+    elif args.command == "bench":
+        from harness.scenario import DEFAULT_CAPACITY, DEFAULT_SCENARIOS
 
-        config.capacity = args.capacity
         base = config.scenarios or list(DEFAULT_SCENARIOS)
-        config.scenarios = list(dict.fromkeys([*base, *args.capacity]))
+        wanted = args.capacity
+        if wanted is None and not args.quick and config.design == "interleaved":
+            wanted = [s for s in DEFAULT_CAPACITY if s in base]
+        wanted = [s for s in wanted or [] if s != "none"]
+        config.capacity = wanted or None
+        if wanted:
+            config.scenarios = list(dict.fromkeys([*base, *wanted]))
     for key, value in (
         ("budget_s", args.budget),
         ("slice_s", args.slice_s),
         ("lead_in_s", args.lead_in_s),
         ("min_cycles", args.min_cycles),
+        ("epochs", args.epochs),
         ("step_s", args.step_s),
         ("equal_load_cycles", None),
     ):

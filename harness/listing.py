@@ -37,10 +37,15 @@ def variants(manifest: SpikeManifest) -> dict[str, str]:
     return {v.variant: v.description for v in manifest.variants()}
 
 
-def spike_entry(manifest: SpikeManifest) -> dict[str, Any]:
+def server_text(manifest: SpikeManifest) -> str:
     server, workers = manifest.server, manifest.worker_class
     if workers:  # "uvicorn (uvloop + httptools)" already names its server
         server = workers if workers.startswith(server) else f"{server} ({workers} workers)"
+    return server
+
+
+def spike_entry(manifest: SpikeManifest) -> dict[str, Any]:
+    server = server_text(manifest)
     return {
         "name": manifest.name,
         "framework": manifest.framework,
@@ -51,6 +56,11 @@ def spike_entry(manifest: SpikeManifest) -> dict[str, Any]:
         "driver": manifest.driver,
         "validation": manifest.validation,
         "variants": variants(manifest),
+        # what `--spikes` takes for each variant, and how it serves
+        "candidates": [
+            {"name": v.name, "server": server_text(v), "description": v.description}
+            for v in manifest.variants()
+        ],
     }
 
 
@@ -97,7 +107,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             f"{s['server']}, {s['interface'].upper()}",
             f"{s['orm']}, {s['driver']}",
             s["validation"] or "–",
-            "; ".join(f"{n}: {d}" if d else n for n, d in s["variants"].items()) or "none",
+            "; ".join(f"{c['name']}: {c['server']}" for c in s["candidates"]) or "none",
         )
     scenarios = Table(title="scenarios (scenarios/<name>.toml; * = run by default)")
     for col in ("scenario", "users", "what it models", "task weights"):
@@ -111,5 +121,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
     out.print(spikes)
     out.print(scenarios)
-    out.print('make bench SPIKES="…" SCENARIOS="…" runs some; spikebench serve SPIKE starts one.')
+    out.print(
+        'make bench SPIKES="…" SCENARIOS="…" runs some (SPIKES=all: every spike and variant); '
+        "spikebench serve SPIKE starts one."
+    )
     return 0

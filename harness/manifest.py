@@ -6,6 +6,7 @@ truth for how big it is. Both runtimes (local processes and containers) read the
 
 from __future__ import annotations
 
+import re
 import shlex
 import string
 from dataclasses import asdict, dataclass, field, replace
@@ -37,6 +38,7 @@ class Parity:
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     threads: int = 8
+    upstream_timeout_ms: int = 1000
     orm_tier: str = "full ORM"
 
     def env(self) -> dict[str, str]:
@@ -50,6 +52,7 @@ class Parity:
             "SPIKE_ARGON2_MEMORY_KIB": str(self.argon2_memory_kib),
             "SPIKE_ARGON2_PARALLELISM": str(self.argon2_parallelism),
             "SPIKE_THREADS": str(self.threads),
+            "SPIKE_UPSTREAM_TIMEOUT_MS": str(self.upstream_timeout_ms),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +93,8 @@ class SpikeManifest:
     # Contract v2 parts this candidate implements (FEATURES); a scenario or test needing one the
     # candidate lacks reports "not supported" instead of failing.
     features: tuple[str, ...] = ()
+    # The WebSocket code (files or folders under the spike, also under app_paths), counted apart.
+    websocket_paths: tuple[str, ...] = ()
     variant: str = ""  # "" for the spike as its folder starts it, else the [variants.<name>] key
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -102,6 +107,16 @@ class SpikeManifest:
     @property
     def requirements(self) -> Path:
         return self.directory / "requirements.txt"
+
+    def identity(self) -> dict[str, str | None]:
+        """What a result file records of a candidate: its folder, variant and how it serves."""
+        return {
+            "spike": self.spike,
+            "variant": self.variant or None,
+            "server": self.server,
+            "worker_class": self.worker_class or None,
+            "interface": self.interface,
+        }
 
     def supports(self, feature: str) -> bool:
         return feature in self.features
@@ -122,6 +137,9 @@ class SpikeManifest:
 
 
 FEATURES = ("quote", "websocket")
+# How the app meets its server: a WSGI or ASGI callable, or a framework that is its own HTTP
+# server (aiohttp, tornado): "native".
+INTERFACES = ("wsgi", "asgi", "native")
 VARIANT_KEYS = frozenset(
     {"description", "command", "server", "worker_class", "interface", "features", "health_path"}
 )
@@ -144,8 +162,8 @@ def load_variant(base: SpikeManifest, key: str, table: Any) -> SpikeManifest:
     if unknown:
         raise ConfigError(f"{path}: unknown [variants.{key}] keys {unknown}")
     interface = table.get("interface", base.interface)
-    if interface not in ("wsgi", "asgi"):
-        raise ConfigError(f"{path}: [variants.{key}] interface must be wsgi or asgi")
+    if interface not in INTERFACES:
+        raise ConfigError(f"{path}: [variants.{key}] interface must be one of {list(INTERFACES)}")
     features = table.get("features")
     return replace(
         base,
@@ -172,8 +190,8 @@ def load_manifest(directory: Path) -> SpikeManifest:
         raise ConfigError(f"{path}: missing keys {missing}")
     if spike["name"] != directory.name:
         raise ConfigError(f"{path}: name {spike['name']!r} must equal the folder name")
-    if spike["interface"] not in ("wsgi", "asgi"):
-        raise ConfigError(f"{path}: interface must be wsgi or asgi")
+    if spike["interface"] not in INTERFACES:
+        raise ConfigError(f"{path}: interface must be one of {list(INTERFACES)}")
     return SpikeManifest(
         name=spike["name"],
         directory=directory,
@@ -190,6 +208,7 @@ def load_manifest(directory: Path) -> SpikeManifest:
         health_path=start.get("health_path", "/health"),
         recommended_workers=start.get("recommended_workers", ""),
         features=_features(path, spike.get("features", [])),
+        websocket_paths=tuple(spike.get("websocket_paths", [])),
         raw=data,
     )
 
@@ -204,19 +223,36 @@ def discover_candidates(root: Path = SPIKES_DIR) -> list[SpikeManifest]:
     return [c for s in discover_spikes(root) for c in (s, *s.variants())]
 
 
-ALL = "all"  # `--spikes all`: every candidate, each spike followed by its variants
+ALL = "all"
+
+
+def expand_all(names: list[str] | None, root: Path = SPIKES_DIR) -> list[str] | None:
+    """`all` (alone or among names) means every candidate: each spike and each of its variants.
+
+    The one place that gives a selection word a meaning; named candidates keep their order."""
+    if not names or ALL not in names:
+        return names
+    out: list[str] = []
+    for name in [n for n in names if n != ALL] + [c.name for c in discover_candidates(root)]:
+        if name not in out:
+            out.append(name)
+    return out
 
 
 def select_spikes(names: list[str] | None, root: Path = SPIKES_DIR) -> list[SpikeManifest]:
-    """Named candidates (`flask`, `flask@gthread`; `all` for every candidate), or every spike
-    without its variants when no names are given."""
+    """Named candidates (`flask`, `flask@gthread`, `all`), or every spike without its variants."""
+    spikes = discover_spikes(root)
+    names = expand_all(names, root)
     if not names:
-        return discover_spikes(root)
-    candidates = discover_candidates(root)
-    if names == [ALL]:
-        return candidates
-    by_name = {c.name: c for c in candidates}
+        return spikes
+    by_name = {c.name: c for c in discover_candidates(root)}
     unknown = [n for n in names if n not in by_name]
     if unknown:
         raise ConfigError(f"unknown spikes {unknown}; found {sorted(by_name)} (or {ALL!r})")
     return [by_name[n] for n in names]
+
+
+def ident(name: str) -> str:
+    """A candidate name as a PostgreSQL identifier or file-name part: `flask@gthread` →
+    `flask_gthread` (libpq URLs and unquoted identifiers do not take `@`)."""
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())

@@ -34,6 +34,7 @@ import gevent.event
 import gevent.pool
 from locust import FastHttpUser, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from realtime_users import LEDGER, make_users  # the locustfile's folder is on sys.path
 
 SCENARIO_PATH = Path(
     os.environ.get("SPIKEBENCH_SCENARIO", Path(__file__).with_name("read_heavy.toml"))
@@ -57,6 +58,12 @@ OPEN = os.environ.get("SPIKEBENCH_MODEL", LOAD.get("model", "closed")) == "open"
 ARRIVAL = LOAD.get("arrival", "poisson")
 MAX_IN_FLIGHT = int(LOAD.get("max_in_flight", 1000))
 IDENTITIES = int(LOAD.get("identities", 16))
+# closed model: users share IDENTITIES seeded users only when the file sets [load] identities
+SHARED_IDENTITIES = not OPEN and "identities" in LOAD
+# seeded user -> its Authorization header, once the first of its users has logged in
+_tokens: dict[int, gevent.event.AsyncResult] = {}
+# The realtime scenario (scenarios/realtime_users.py): WebSocket subscribers and marked writes.
+REALTIME: dict[str, Any] = SCENARIO.get("realtime", {})
 _user_numbers = itertools.count()
 
 # -- raw timings ---------------------------------------------------------------------------------
@@ -139,6 +146,21 @@ def park_at_gate() -> None:
             _waiting -= 1
 
 
+def think_at_gate(seconds: float, rng: random.Random) -> None:
+    """Think time counts as parked (nothing is in flight), so a pause need not wait for every
+    think to end. A user released after a pause first finishes a random part of its think: a
+    slice must not open with every user sending at once."""
+    global _waiting
+    _waiting += 1
+    try:
+        gevent.sleep(seconds)
+        while GATED and not _gate.is_set():
+            _gate.wait()
+            gevent.sleep(rng.random() * seconds)
+    finally:
+        _waiting -= 1
+
+
 def _resume() -> None:
     _gate.set()
 
@@ -169,6 +191,9 @@ def _ack_when_idle(seq: int) -> None:
 if GATED:
     gevent.signal_handler(signal.SIGUSR1, _resume)
     gevent.signal_handler(signal.SIGUSR2, _pause)
+    # a signal before this point would kill Locust (the default action): the harness waits for it
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "ready.json").write_text(json.dumps({"pid": os.getpid(), "t": time.time()}))
 
 
 @events.test_start.add_listener
@@ -211,6 +236,9 @@ def _progress(environment: Any, t0: float) -> None:
 def _quit(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, MasterRunner):
         _write_rows()
+        if REALTIME:
+            subscribers = int(REALTIME.get("subscribers", 200))
+            LEDGER.write(OUT, subscribers, int(SETTINGS["users"]) - subscribers)
 
 
 # -- the task library ----------------------------------------------------------------------------
@@ -268,6 +296,11 @@ def delete_item(user: ScenarioUser) -> None:
     user.client.delete(f"/items/{item}", headers=user.auth, name="/items/{id}")
 
 
+def quote(user: ScenarioUser) -> None:
+    """Contract v2: the spike waits on the upstream pricing stub (scenarios need `quote`)."""
+    user.client.get(f"/items/{user.any_item()}/quote", headers=user.auth, name="/items/{id}/quote")
+
+
 def get_me(user: ScenarioUser) -> None:
     user.client.get("/me", headers=user.auth, name="/me")
 
@@ -277,6 +310,11 @@ def register(user: ScenarioUser) -> None:
     user.client.post(
         "/auth/register", json={"username": name, "password": SEED_PASSWORD}, name="/auth/register"
     )
+
+
+def live_write(user: Any) -> None:
+    """realtime: a LiveWriter's marked PATCH of a subscribed user's item."""
+    user.live_write()
 
 
 def login(user: ScenarioUser) -> None:
@@ -299,6 +337,8 @@ TASKS: dict[str, Task] = {
         get_me,
         register,
         login,
+        quote,
+        live_write,
     )
 }
 
@@ -321,10 +361,20 @@ def login_header(client: Any, seed_user: int) -> dict[str, str]:
     return {}
 
 
+def shared_login(client: Any, seed_user: int) -> dict[str, str]:
+    """One login per shared identity: the users spawned meanwhile wait for its token."""
+    result = _tokens.get(seed_user)
+    if result is None:
+        result = _tokens[seed_user] = gevent.event.AsyncResult()
+        result.set(login_header(client, seed_user))
+    return dict(result.get())
+
+
 class ScenarioUser(FastHttpUser):
     """Runs the scenario named by SPIKEBENCH_SCENARIO with the weights it declares."""
 
-    abstract = OPEN  # the open model runs OpenArrivals instead: exactly one user class runs
+    # the open model runs OpenArrivals, realtime its own two classes: one kind of user runs
+    abstract = OPEN or bool(REALTIME)
 
     tasks = {TASKS[name]: int(weight) for name, weight in SCENARIO["tasks"].items()}
     think = tuple(SETTINGS.get("wait", [0.0, 0.0]))
@@ -333,8 +383,9 @@ class ScenarioUser(FastHttpUser):
         """Think time, then (gated mode) the gate: the last thing before the next task."""
         lo, hi = self.think
         if hi > 0:
-            gevent.sleep(lo + self.rng.random() * (hi - lo))
-        park_at_gate()
+            think_at_gate(lo + self.rng.random() * (hi - lo), self.rng)
+        else:
+            park_at_gate()
         return 0.0
 
     def on_stop(self) -> None:
@@ -347,10 +398,18 @@ class ScenarioUser(FastHttpUser):
         number = next(_user_numbers)
         self.rng = random.Random(RANDOM_SEED * 100_003 + number + os.getpid())
         self.seed_user = 1 + (number * 7919 + self.rng.randrange(SEED_USERS)) % SEED_USERS
+        if SHARED_IDENTITIES:
+            self.seed_user = 1 + ((number % IDENTITIES) * 7919) % SEED_USERS
         self.created: list[int] = []
         self.auth: dict[str, str] = {}
         if SETTINGS.get("login_on_start", True):
-            self.auth = login_header(self.client, self.seed_user)
+            if SHARED_IDENTITIES:
+                self.auth = shared_login(self.client, self.seed_user)
+            else:
+                self.auth = login_header(self.client, self.seed_user)
+        lo, hi = self.think
+        if hi > 0:  # with think time, users start out of step, not with one request each at once
+            think_at_gate(self.rng.random() * hi, self.rng)
 
     def seed_username(self) -> str:
         """Any seeded user: logins in auth_storm spread over the whole table."""
@@ -395,7 +454,7 @@ class OpenArrivals(FastHttpUser):
     a stalled server shows as long latencies for every arrival it held up (no coordinated
     omission). A send held back by the cap is late, and its lag is recorded."""
 
-    abstract = not OPEN
+    abstract = not OPEN or bool(REALTIME)
     concurrency = MAX_IN_FLIGHT
     weights = [(TASKS[name], int(w)) for name, w in SCENARIO["tasks"].items()]
 
@@ -442,3 +501,16 @@ class OpenArrivals(FastHttpUser):
             _in_flight += 1
             self.pool.spawn(self._send, t_next)  # blocks while MAX_IN_FLIGHT are out: late
 
+
+# -- the realtime scenario -----------------------------------------------------------------------
+
+
+def _count_alive(delta: int) -> None:
+    global _users_alive
+    _users_alive += delta
+
+
+if REALTIME:
+    Subscriber, LiveWriter = make_users(
+        REALTIME, login_header, park_at_gate, _count_alive, SEED_USERS, SEED_ITEMS
+    )

@@ -20,6 +20,7 @@ from harness.run.postgres import Postgres, free_port, postgres_server
 from harness.run.seed import seed_password_hash
 from harness.run.server import SpikeServer
 from harness.run.spikeenv import ensure_env
+from harness.run.upstream_proc import UpstreamStub
 
 # a worker's own template: with DATABASE_URL, two workers share one server
 TEST_TEMPLATE = "spikebench_test_template" + (
@@ -68,6 +69,18 @@ def template(pg: Postgres, parity: Parity) -> str:
     )
 
 
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpstreamStub]:
+    """The pricing-service stub the quote endpoint calls: fast (1 ms), no injected errors; tests
+    steer single items through its control API (set_rule / drop_rule)."""
+    log = tmp_path_factory.mktemp("upstream") / "upstream.log"
+    stub = UpstreamStub(log, delay="fixed:1", seed=1).start()
+    try:
+        yield stub
+    finally:
+        stub.stop()
+
+
 @contextlib.contextmanager
 def running_spike(
     manifest: SpikeManifest,
@@ -76,11 +89,15 @@ def running_spike(
     dbname: str,
     logs: Path,
     template: str | None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[SpikeServer]:
-    """A spike under its real server on a fresh database; stopped and dropped afterwards."""
+    """A spike under its real server on a fresh database; stopped and dropped afterwards.
+    `env` adds to the contract's variables (SPIKE_UPSTREAM_URL)."""
     venv = ensure_env(manifest)
     url = pg.create_database(dbname, template=template) if template else pg.url(dbname)
-    server = SpikeServer(manifest, venv, free_port(), logs / f"{manifest.name}.log")
+    server = SpikeServer(
+        manifest, venv, free_port(), logs / f"{manifest.name}.log", extra_env=dict(env or {})
+    )
     try:
         server.launch(url, parity, timeout=90)
         yield server

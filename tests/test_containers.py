@@ -103,6 +103,10 @@ def test_compose_quick_bench_writes_a_valid_run(tmp_path: Path) -> None:
             assert database["settings"][name] == value, name
 
     (trial,) = run["trials"]
+    if "@" in SPIKE:  # a variant (SPIKEBENCH_SMOKE_SPIKE=flask@gthread): its spike's image, its
+        # own command (compose_spike.variant_override)
+        assert spike["environment"]["image"] == f"spikebench-{SPIKE.partition('@')[0]}"
+        assert "--threads" in " ".join(trial["command"] or []), trial["command"]
     metrics = trial["metrics"]
     assert metrics is not None, trial["error"]
     assert metrics["requests"] > 0 and metrics["error_rate"] <= 0.01

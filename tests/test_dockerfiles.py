@@ -2,24 +2,30 @@
 
 The manifest's [start].command is the one source of truth for how a spike starts; the Dockerfile
 repeats it as its CMD, and docker-compose.yml repeats the local runtime's PostgreSQL settings.
-Nothing copies them by hand any more: these checks fail the moment the copies drift.
+Nothing copies them by hand any more: these checks fail the moment the copies drift. A variant
+(`[variants.<name>]`) has no Dockerfile or service of its own: the compose runtime runs its
+spike's image and service with a command derived from the manifest (compose_spike.variant_override).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import string
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.manifest import SpikeManifest, discover_spikes, load_parity
+from harness.listing import pinned_version
+from harness.manifest import SpikeManifest, discover_candidates, discover_spikes, load_parity
 from harness.paths import REPO_ROOT
+from harness.run.compose_spike import container_cmd, variant_override
 from harness.run.postgres import SERVER_SETTINGS
 
 SPIKES = discover_spikes()
+VARIANTS = [c for c in discover_candidates() if c.variant]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 ROOT_USERS = {"root", "0"}
 
@@ -98,6 +104,7 @@ def test_cmd_is_the_manifest_command(spike: SpikeManifest) -> None:
     assert cmd_command(cmds[-1]) == spike.command, (
         f"{spike.name}: the Dockerfile's CMD must run spike.toml's [start].command exactly"
     )
+    assert json.loads(cmds[-1].args) == container_cmd(spike)
     assert not only(dockerfile(spike), "ENTRYPOINT"), "an ENTRYPOINT would change what CMD runs"
 
 
@@ -210,3 +217,84 @@ def test_locust_image_pins_the_harness_locust() -> None:
     assert pins[0] in installs
     users = only(dockerfile, "USER")
     assert users and users[-1].args.split(":")[0] not in ROOT_USERS
+
+
+# -- variants: the spike's image and service, the variant's command ------------------------------
+
+
+def container_env(
+    manifest: SpikeManifest, compose: dict[str, dict[str, dict[str, object]]]
+) -> set[str]:
+    """What a spike's container environment holds: the Dockerfile's ENV and compose's."""
+    names = {
+        word.split("=", 1)[0]
+        for instr in only(dockerfile(manifest), "ENV")
+        for word in instr.args.split()
+        if "=" in word
+    }
+    return names | set(compose["services"][manifest.spike]["environment"])  # type: ignore[arg-type]
+
+
+def test_there_are_threaded_variants() -> None:
+    assert {"flask@gthread", "django@gthread"} <= {v.name for v in VARIANTS}
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_variant_runs_in_its_spike_container(
+    variant: SpikeManifest,
+    compose: dict[str, dict[str, dict[str, object]]],
+    tmp_path: Path,
+) -> None:
+    """The override compose file gives the spike's service the variant's command, verbatim once
+    compose has undone its `$$`; every ${VAR} in it is set inside the container; its server is a
+    pinned requirement of the image."""
+    assert variant.spike in compose["services"], f"{variant.name}: no service {variant.spike!r}"
+    override = variant_override(variant, tmp_path)
+    assert override is not None
+    services = yaml.safe_load(override.read_text())["services"]
+    assert list(services) == [variant.spike]
+    command = [arg.replace("$$", "$") for arg in services[variant.spike]["command"]]
+    assert command == container_cmd(variant)
+    env = dict.fromkeys(container_env(variant, compose), "x")
+    try:
+        string.Template(variant.command).substitute(env)
+    except KeyError as exc:
+        pytest.fail(f"{variant.name}: the container does not set ${{{exc.args[0]}}}")
+    server = variant.command.split()[0]
+    assert pinned_version(variant, server), (
+        f"{variant.name}: {server} is not pinned in {variant.spike}/requirements.txt"
+    )
+
+
+def test_a_spike_needs_no_override(spike: SpikeManifest, tmp_path: Path) -> None:
+    assert variant_override(spike, tmp_path) is None
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
+def test_compose_merges_the_override_without_interpolating_it(
+    variant: SpikeManifest, tmp_path: Path
+) -> None:
+    """Compose itself (`config`, no engine needed) reads the override: the spike's service gets
+    the variant's command, and the host's ${SPIKE_…} never leak into it."""
+    import os
+    import subprocess
+
+    from harness.errors import ConfigError
+    from harness.run.compose_spike import compose_cli
+
+    try:
+        cli = compose_cli()
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    override = variant_override(variant, tmp_path)
+    assert override is not None
+    env = {**os.environ, "SPIKE_HOST": "HOST-LEAKED", "SPIKE_THREADS": "THREADS-LEAKED"}
+    done = subprocess.run(
+        [*cli, "-f", str(COMPOSE_FILE), "-f", str(override), "--profile", variant.spike,
+         "config"], capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    service = yaml.safe_load(done.stdout)["services"][variant.spike]
+    assert "LEAKED" not in str(service["command"])
+    assert [a.replace("$$", "$") for a in service["command"]] == container_cmd(variant)
+    assert service["image"] == f"spikebench-{variant.spike}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -62,6 +63,9 @@ def test_lines_of_code_counts_only_app_paths(tmp_path: Path) -> None:
         ("fastapi", "app.main"),
         ("django", "spike_project.wsgi"),
         ("litestar", "app.main"),
+        ("starlette", "app.main"),
+        ("aiohttp", "app.main"),
+        ("tornado", "app.main"),  # `python -m app.main`: tornado is its own server
     ],
 )
 def test_app_module_from_every_real_manifest(name: str, module: str) -> None:
@@ -145,3 +149,18 @@ def test_a_failing_inspection_never_costs_the_bench(
     run = load_data()
     run["inspection"] = data
     validate(run)  # still a valid result file
+
+
+def test_websocket_lines_are_counted_apart(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "main.py").write_text(SOURCE)
+    (tmp_path / "app" / "live.py").write_text("x = 1\ny = 2\n")
+    (tmp_path / "spike.toml").write_text(
+        f'[spike]\nname = "{tmp_path.name}"\nframework = "F"\nframework_package = "f"\n'
+        'interface = "asgi"\nserver = "uvicorn"\norm = "o"\ndriver = "d"\napp_paths = ["app"]\n'
+        'websocket_paths = ["app/live.py"]\n[start]\ncommand = "uvicorn app.main:app"\n'
+    )
+    data = insp.inspect_spike(load_manifest(tmp_path), None, Parity())
+    assert (data["loc"], data["websocket_loc"], data["websocket_loc_files"]) == (7, 2, 1)
+    without = dataclasses.replace(load_manifest(tmp_path), websocket_paths=())
+    assert insp.websocket_lines(without) == (None, None)

@@ -29,6 +29,8 @@ from harness.results.resultfile import load_run, validate
 from harness.results.stats import TRIALS_ESTIMATOR
 from tests.rundata_support import DATA_RUN, load_data
 
+REPO = Path(__file__).resolve().parent.parent
+
 RATES = {"read_heavy": {"flask": 300.0, "fastapi": 300.0}, "auth_storm": {"flask": 40.0,
          "fastapi": 30.0}}  # fmt: skip
 
@@ -236,3 +238,25 @@ def test_soak_rate_from_a_capacity_run(tmp_path: Path) -> None:
         ["soak", "--spikes", "flask", "--fraction", "0.5", "--capacity-run", str(tmp_path)]
     )
     assert rate_from(args) == 105.0  # half of flask's 210 req/s
+
+
+@pytest.mark.parametrize(
+    "example", sorted(p.name for p in (REPO / "results" / "examples").iterdir() if p.is_dir())
+)
+def test_every_committed_example_still_reads_in_report_compare_and_score(
+    example: str, tmp_path: Path
+) -> None:
+    """Old result files (schema 1 and 2) stay readable by today's readers."""
+    import shutil
+
+    from harness.decide.report import write_report
+
+    folder = tmp_path / example
+    shutil.copytree(REPO / "results" / "examples" / example, folder)
+    run = load_run(folder)
+    assert run["schema_version"] in (1, 2, 3)
+    assert build(run)
+    md, html = write_report(folder)
+    assert "Resolution" in md.read_text() and html.exists()
+    assert compare_runs(run, run)
+    assert score_run(run, load_criteria())

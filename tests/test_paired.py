@@ -180,3 +180,68 @@ def test_speed_probe_measures_a_fixed_workload() -> None:
     assert probe.proc is None
     index = speed_index(probe.series)
     assert len(index) == 5 and sorted(p["speed"] for p in index)[2] == pytest.approx(1.0)
+
+
+def epoch_pair(
+    epochs: int, cycles: int, effect: list[float], noise: float, rng: np.random.Generator
+) -> tuple[list[float], list[float], list[int]]:
+    """A/B per cycle over process epochs: B is the truth (ratio 1.0 × effect of the epoch)."""
+    a, b, tags = [], [], []
+    for e in range(epochs):
+        for _ in range(cycles):
+            base = 400 * math.exp(rng.normal(0, 0.1))  # drift both share
+            a.append(base * math.exp(effect[e] + rng.normal(0, noise)))
+            b.append(base)
+            tags.append(e + 1)
+    return a, b, tags
+
+
+def test_epochs_turn_a_per_start_difference_into_variance_not_a_verdict() -> None:
+    """Identical candidates whose processes differ by chance per start (sd 1.5 %): treating the
+    cycles as one sample calls a difference most of the time; the epoch model much less often."""
+    rng = np.random.default_rng(7)
+    pooled = epochs = 0
+    runs = 60
+    for k in range(runs):
+        effect = list(rng.normal(0, 0.015, size=2))
+        a, b, tags = epoch_pair(2, 12, effect, 0.01, rng)
+        pooled += paired.paired_ratio(a, b, k).contains(1.0)  # type: ignore[union-attr]
+        epochs += paired.paired_ratio(a, b, k, tags).contains(1.0)  # type: ignore[union-attr]
+    assert pooled / runs < 0.45
+    assert epochs / runs > 0.55 and epochs > pooled + 0.2 * runs
+
+
+def test_a_start_order_effect_cancels_when_the_order_is_reversed() -> None:
+    """The later-started twin 2 % faster, and epoch 2 starts them the other way round: the
+    estimate comes back to 1 and the interval holds it; one epoch alone would call it."""
+    rng = np.random.default_rng(3)
+    a, b, tags = epoch_pair(2, 15, [0.02, -0.02], 0.005, rng)
+    both = paired.paired_ratio(a, b, 0, tags)
+    first = paired.paired_ratio(a[:15], b[:15], 0)
+    assert both is not None and first is not None
+    assert both.contains(1.0) and abs(both.estimate - 1.0) < 0.005
+    assert not first.contains(1.0) and first.estimate > 1.015
+
+
+def test_without_an_epoch_effect_epochs_cost_little_and_find_the_true_ratio() -> None:
+    rng = np.random.default_rng(5)
+    a, b, tags = epoch_pair(2, 15, [math.log(0.9)] * 2, 0.01, rng)
+    pooled, both = paired.paired_ratio(a, b, 0), paired.paired_ratio(a, b, 0, tags)
+    assert pooled is not None and both is not None
+    assert both.contains(0.9) and abs(both.estimate - 0.9) < 0.01
+    assert both.half_width < 1.5 * pooled.half_width
+
+
+def test_analyse_reads_epochs_from_the_slices() -> None:
+    rows = []
+    for e, (start, effect) in enumerate(((1, 1.02), (9, 0.98)), start=1):
+        for c in range(start, start + 8):
+            for name, factor in (("a", effect), ("b", 1.0)):
+                rows.append({"scenario": "s", "cycle": c, "spike": name, "epoch": e,
+                             "throughput_rps": 100 * factor * (1 + 0.001 * (c % 3)),
+                             "valid": True})  # fmt: skip
+    out = slices.analyse(rows, "s", ["a", "b"], 0.03)
+    assert out["epochs"] == 2 and out["cycles"] == 16
+    ratio = next(iter(out["ratios_to_best"].values()))["paired"]
+    assert ratio["lo"] < 1.0 < ratio["hi"]
+    assert all(r["tied_with_previous"] for r in out["ranking"][1:])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.decide.criteria import CRITERIA, DEFAULT_WEIGHTS, load_criteria
+from harness.decide.criteria import CRITERIA, DEFAULT_WEIGHTS, known_frameworks, load_criteria
 from harness.decide.documents import score_folder, write_documents
 from harness.decide.score import dirichlet_wins, score_run, shifted, weight_flips
 from harness.errors import ConfigError
@@ -58,7 +58,8 @@ def crit(path: Path) -> Any:
 def test_shipped_criteria_file_is_valid_with_the_documented_defaults() -> None:
     c = load_criteria(SHIPPED)
     assert c.weights == DEFAULT_WEIGHTS
-    assert set(c.judged) == {"flask", "fastapi", "django", "litestar"}
+    # the first four spikes at least; a newer spike may await the team's scores
+    assert {"flask", "fastapi", "django", "litestar"} <= set(c.judged) <= known_frameworks()
     for judgements in c.judged.values():
         assert all(j.rationale and 1 <= j.score <= 5 for j in judgements.values())
 

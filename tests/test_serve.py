@@ -68,6 +68,10 @@ def test_serve_flask_answers_the_printed_curl_and_stops_everything(stop: int) ->
         body = json.loads(answer.stdout)
         assert body["total"] == 4 and len(body["items"]) == 4, body  # user0001's seeded items
         assert token_line.split(": ", 1)[1] in lines[-1]
+        assert any("harness.run.upstream" in " ".join(p.cmdline()) for p in started), started
+        quote = curl[:-1] + [f"http://127.0.0.1:{port}/items/1/quote"]  # flask lists "quote"
+        answer = subprocess.run(quote, capture_output=True, text=True, timeout=30)
+        assert json.loads(answer.stdout)["item_id"] == 1, answer.stdout
         proc.send_signal(stop)
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -104,13 +108,15 @@ def test_list_names_every_spike_and_scenario(capsys: pytest.CaptureFixture[str])
     assert set(spikes) == on_disk
     assert spikes["flask"]["framework"] == "Flask" and spikes["flask"]["version"]
     assert spikes["flask"]["server"].startswith("gunicorn")
-    assert all(s["variants"] == {} for s in spikes.values())  # no manifest declares any yet
+    assert "gthread" in spikes["flask"]["variants"] and "gthread" in spikes["django"]["variants"]
+    gthread = {c["name"]: c for c in spikes["flask"]["candidates"]}["flask@gthread"]
+    assert gthread["server"] == "gunicorn (gthread workers)"
     scenarios = {s["name"]: s for s in data["scenarios"]}
     assert set(scenarios) == {p.stem for p in (REPO / "scenarios").glob("*.toml")}
     assert all(s["description"] for s in scenarios.values())
     assert main(["list"]) == 0
     table = capsys.readouterr().out
-    for name in [*spikes, *scenarios]:
+    for name in [*spikes, *scenarios, "flask@gthread"]:
         assert name in table
 
 
@@ -166,17 +172,22 @@ def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
     )
     data = inventory(spikes)
     assert data["spikes"][0]["variants"] == {
+        "gthread": "gunicorn gthread workers, SPIKE_THREADS threads each",
         "async": "Flask 3 async views",
         "raw-sql": "psycopg without the ORM",
     }
     from harness.manifest import ConfigError, discover_candidates, select_spikes
 
     found = {c.name: c for c in discover_candidates(spikes)}
-    assert list(found) == ["flask", "flask@async", "flask@raw-sql"]
+    assert list(found) == ["flask", "flask@gthread", "flask@async", "flask@raw-sql"]
     assert found["flask@raw-sql"].features == ("quote",) and found["flask@async"].features == ()
     assert found["flask@async"].spike == "flask" and found["flask@async"].command == "gunicorn x"
     assert [c.name for c in select_spikes(None, spikes)] == ["flask"]
     assert [c.name for c in select_spikes(["flask@async"], spikes)] == ["flask@async"]
+    assert [c.name for c in select_spikes(["all"], spikes)] == list(found)
+    assert [c.name for c in select_spikes(["flask@async", "all"], spikes)] == [
+        "flask@async", "flask", "flask@gthread", "flask@raw-sql",
+    ]  # fmt: skip
     manifest.write_text(manifest.read_text() + '[variants.bad]\ndescription = "no command"\n')
     with pytest.raises(ConfigError, match=r"\[variants.bad\] needs a command"):
         discover_candidates(spikes)

@@ -138,7 +138,7 @@ def test_a_variant_may_have_its_own_team_scores(tmp_path: Path) -> None:
     )
     path = tmp_path / "decision.toml"
     path.write_text(text)
-    crit = load_criteria(path, known_frameworks(root) | set(SEED_CANDIDATES))
+    crit = load_criteria(path, known_frameworks(root) | known_frameworks())
     own = judgements(crit, "flask@gthread")
     assert own is not None and own["ease_of_development"].score == 2
     shared = judgements(crit, "fastapi@granian")  # no own table: the spike's scores

@@ -197,8 +197,12 @@ def option_line(run: dict[str, Any], spike: str) -> str:
         server = f"{server} ({workers} workers)"
     elif workers:
         server = workers
+    info = rd.candidate_info(run, spike)
+    where = f"`spikes/{info['spike']}`"
+    if info["variant"]:
+        where += f", variant `{info['variant']}`"
     return (
-        f"{option_name(run, spike)} {rec.get('framework_version') or ''} (`spikes/{spike}`): "
+        f"{option_name(run, spike)} {rec.get('framework_version') or ''} ({where}): "
         f"{server}, {p.get('orm', '?')}, {p.get('driver', '?')}, "
         f"validation {p.get('validation') or '?'}"
     )

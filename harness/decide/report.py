@@ -28,6 +28,7 @@ from harness.decide.document import (  # noqa: F401  (the report's public names)
     render_html,
     render_md,
 )
+from harness.decide.report_features import not_supported_rows, upstream_note
 from harness.results import rundata as rd
 from harness.results.resultfile import load_run
 
@@ -198,6 +199,10 @@ def summary(run: dict[str, Any]) -> list[Block]:
             headers.append("vs best [95% CI]")
         headers += ["p50 ms", "p99 ms", "app CPU ms/req", "DB CPU ms/req", "idle RSS MiB",
                     "peak RSS MiB", "startup s", "notes"]  # fmt: skip
+        for row in not_supported_rows(run, scenario, len(headers)):  # contract v2 features
+            rows.append(row)
+            css.append("flag")
+        blocks += upstream_note(run, scenario)
         blocks.append(Table(headers, rows, css))
     return blocks
 
@@ -214,6 +219,7 @@ def inspection(run: dict[str, Any]) -> list[Block]:
             [
                 spike,
                 num(i.get("loc"), "{:.0f}"),
+                num(i.get("websocket_loc"), "{:.0f}"),
                 num(i.get("direct_dependencies"), "{:.0f}"),
                 num(i.get("total_dependencies"), "{:.0f}"),
                 num(i.get("installed_size_bytes"), "{:.0f}", MIB),
@@ -226,7 +232,8 @@ def inspection(run: dict[str, Any]) -> list[Block]:
     return [
         Heading(2, "Inspection"),
         Para(
-            "Lines of code: non-blank, non-comment Python lines of the manifest's app_paths. "
+            "Lines of code: non-blank, non-comment Python lines of the manifest's app_paths "
+            "(of it WebSocket: its websocket_paths, the contract v2 live updates). "
             "Dependencies: requirements.txt lines (direct) and installed distributions (total). "
             "Cold start: median over valid trials of process start → first healthy response."
         ),
@@ -234,6 +241,7 @@ def inspection(run: dict[str, Any]) -> list[Block]:
             [
                 "spike",
                 "LOC",
+                "of it WebSocket",
                 "direct deps",
                 "installed dists",
                 "venv MiB",
@@ -251,7 +259,9 @@ PARITY_ROWS = (
     ("framework", ("framework",)),
     ("version", ("framework_version",)),
     ("server", ("parity", "server")),
+    ("variant", ("variant",)),
     ("worker class", ("parity", "worker_class")),
+    ("threads per worker", ("parity", "threads")),
     ("interface", ("parity", "interface")),
     ("workers", ("parity", "workers")),
     ("DB pool per worker", ("parity", "db_pool_size")),
@@ -308,12 +318,13 @@ def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]
     from harness.decide.report_decision import decision_section
     from harness.decide.report_environment import environment
     from harness.decide.report_precision import precision
+    from harness.decide.report_realtime import realtime_blocks
 
     charts = all_charts(run) if charts is None else charts
     title, *status = header(run)
     blocks: list[Block] = [
         title, *decision_section(run), *status, *validity(run), *capacity_blocks(run),
-        *summary(run), *precision(run),
+        *summary(run), *realtime_blocks(run), *precision(run),
     ]  # fmt: skip
     if charts:
         blocks.append(Heading(2, "Charts"))

@@ -27,7 +27,7 @@ is never called a win. A/A twins (bench --aa) measure the run and are not option
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -221,7 +221,19 @@ def judgements(criteria: Criteria, candidate: str) -> dict[str, Judgement] | Non
     return criteria.judged.get(candidate) or criteria.judged.get(candidate.split("@")[0])
 
 
+def inherit_judgements(run: dict[str, Any], criteria: Criteria) -> Criteria:
+    """A variant (`flask@gthread`) is its spike's code and framework: unless decision.toml
+    judges it by its own name, it takes its spike's hand-given scores."""
+    judged = dict(criteria.judged)
+    for name in rd.candidates(run):
+        spike = rd.candidate_info(run, name)["spike"]
+        if name not in judged and spike in judged:
+            judged[name] = judged[spike]
+    return replace(criteria, judged=judged)
+
+
 def score_run(run: dict[str, Any], criteria: Criteria) -> Matrix:
+    criteria = inherit_judgements(run, criteria)
     spikes = rd.candidates(run)
     missing = [s for s in spikes if judgements(criteria, s) is None]
     if missing:

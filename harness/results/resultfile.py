@@ -18,10 +18,14 @@ import jsonschema
 
 from harness.errors import ConfigError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA_PATH = Path(__file__).with_name("schema") / "run.schema.json"
 # Every version this harness still reads, with the schema it was written against.
-SCHEMAS = {1: SCHEMA_PATH.with_name("run.schema.v1.json"), 2: SCHEMA_PATH}
+SCHEMAS = {
+    1: SCHEMA_PATH.with_name("run.schema.v1.json"),
+    2: SCHEMA_PATH.with_name("run.schema.v2.json"),
+    3: SCHEMA_PATH,
+}
 RUN_FILE = "run.json"
 
 
@@ -74,7 +78,8 @@ def validate(data: dict[str, Any]) -> None:
 
 
 def upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """An older file in today's shape: version 1 runs were all of the trials design."""
+    """An older file in today's shape: version 1 runs were all of the trials design; versions
+    1 and 2 knew one process epoch (a missing `epoch` reads as 1 everywhere)."""
     if data.get("schema_version") == 1:
         from harness.results.stats import TRIALS_ESTIMATOR
 

@@ -106,8 +106,9 @@ def ranking(run: dict[str, Any], scenario: str) -> list[tuple[str, int, bool]]:
     order = sorted(have, key=lambda s: -have[s])
     out: list[tuple[str, int, bool]] = []
     for i, s in enumerate(order):
-        a, b = interval(run, order[i - 1], scenario, "throughput_rps"), interval(
-            run, s, scenario, "throughput_rps"
+        a, b = (
+            interval(run, order[i - 1], scenario, "throughput_rps"),
+            interval(run, s, scenario, "throughput_rps"),
         )
         tied = bool(i and a and b and a[0] <= b[1] and b[0] <= a[1])
         out.append((s, out[-1][1] if tied else i + 1, tied))
@@ -122,9 +123,7 @@ def tied(run: dict[str, Any], scenario: str, a: str, b: str) -> bool:
 
 def resolution(run: dict[str, Any]) -> dict[str, Any]:
     """The smallest throughput difference this run could detect, per scenario and overall."""
-    per = {
-        sc: an.get("resolution") for sc in scenario_names(run) if (an := analysis(run, sc))
-    }
+    per = {sc: an.get("resolution") for sc in scenario_names(run) if (an := analysis(run, sc))}
     known = [v for v in per.values() if v is not None]
     aa = {
         sc: an["aa"]
@@ -173,6 +172,25 @@ def peak_rss(run: dict[str, Any], spike: str) -> float | None:
 
 def candidates_meta(run: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(run.get("candidates") or {})
+
+
+def candidate_info(run: dict[str, Any], name: str) -> dict[str, Any]:
+    """A candidate's spike folder, variant, server and worker class (`flask@gthread`: folder
+    `flask`, variant `gthread`); files from before variants give it from the name and parity."""
+    meta = candidates_meta(run).get(name) or {}
+    rec = (run.get("spikes") or {}).get(name) or {}
+    par = rec.get("parity") or {}
+    spike = str(rec.get("spike") or meta.get("spike") or name).partition("@")[0]
+    variant = rec.get("variant") or meta.get("variant")
+    if variant is None and "@" in name and not meta.get("aa_of"):
+        variant = name.partition("@")[2]
+    return {
+        "spike": spike,
+        "variant": variant or None,
+        "server": rec.get("server") or meta.get("server") or par.get("server"),
+        "worker_class": rec.get("worker_class") or meta.get("worker_class")
+        or par.get("worker_class") or None,
+    }  # fmt: skip
 
 
 def candidates(run: dict[str, Any]) -> list[str]:
@@ -257,25 +275,35 @@ def design_text(run: dict[str, Any]) -> str:
             f"{n_sc} scenarios × {cfg.get('trials')} trials of {cfg.get('measure_s')} s after "
             f"{cfg.get('warmup_s')} s warm-up"
         )
-    cycles = [a.get("cycles", 0) for sc in scenario_names(run) if (a := analysis(run, sc))]
+    found = [a for sc in scenario_names(run) if (a := analysis(run, sc))]
+    cycles = [a.get("cycles", 0) for a in found]
+    epochs = max((a.get("epochs") or 1 for a in found), default=1)
+    restarts = (
+        f" over {epochs} process epochs (every candidate restarted, the start order reversed)"
+        if epochs > 1
+        else ""
+    )
     return (
         f"{n_sc} scenarios, interleaved: every candidate at once, load in {cfg.get('slice_s')} s "
         f"slices (after a {cfg.get('lead_in_s')} s lead-in) in a new random order every cycle, "
-        f"{min(cycles, default=0)}–{max(cycles, default=0)} cycles per scenario"
+        f"{min(cycles, default=0)}–{max(cycles, default=0)} cycles per scenario{restarts}"
     )
 
 
 def resolution_text(run: dict[str, Any]) -> str:
     """The report's first line about trust: the smallest difference this run could detect."""
     res = resolution(run)
-    if design(run) != "interleaved" or res["overall"] is None:
+    if design(run) == "interleaved" and res["overall"] is None:
+        return (
+            "Resolution: not measured (too few usable cycles: see each scenario's notes); "
+            "nothing is ranked."
+        )
+    if design(run) != "interleaved":
         return (
             "Resolution: not measured (a trials-design run); ranks whose 95% intervals overlap "
             "are shown as ≈."
         )
-    per = ", ".join(
-        f"{sc} ±{v:.1%}" for sc, v in res["per_scenario"].items() if v is not None
-    )
+    per = ", ".join(f"{sc} ±{v:.1%}" for sc, v in res["per_scenario"].items() if v is not None)
     text = (
         f"Resolution: this run can tell apart throughput differences larger than "
         f"±{res['overall']:.1%} ({per}; paired 95% bootstrap intervals over cycles). Only "

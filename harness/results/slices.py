@@ -81,6 +81,13 @@ def cycle_table(
     return table
 
 
+def cycle_epochs(slices: Sequence[dict[str, Any]], scenario: str) -> list[int]:
+    """The process epoch of each cycle, in cycle_table's order (1 for runs before epochs)."""
+    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+    epoch = {s["cycle"]: int(s.get("epoch") or 1) for s in mine}
+    return [epoch[c] for c in sorted(epoch)]
+
+
 def summary(values: Sequence[float | None], seed: int) -> dict[str, Any]:
     """The aggregate summary shape of run.json, with the bootstrap interval of the mean."""
     vals = [float(v) for v in values if v is not None]
@@ -114,10 +121,12 @@ def analyse(
 
     `floor` is a resolution known from elsewhere (an A/A pair): nothing smaller is ranked."""
     thr = cycle_table(slices, scenario, spikes, "throughput_rps", normalise)
+    epochs = cycle_epochs(slices, scenario)
     est = {sp: statistics.fmean(v) for sp, vs in thr.items() if (v := [x for x in vs if x])}
     out: dict[str, Any] = {
         "scenario": scenario,
         "cycles": len(next(iter(thr.values()), [])),
+        "epochs": len(set(epochs)),
         "target": target,
         "normalised_by_probe": normalise,
         "best": None,
@@ -134,7 +143,7 @@ def analyse(
     out["best"] = best
     ratios = {}
     for sp in order[1:]:
-        p = paired.paired_ratio(thr[sp], thr[best], seed)
+        p = paired.paired_ratio(thr[sp], thr[best], seed, epochs)
         u = paired.unpaired_ratio(thr[sp], thr[best], seed)
         ratios[sp] = p
         out["ratios_to_best"][sp] = {
@@ -152,7 +161,7 @@ def analyse(
 
     def separated(a: str, b: str) -> bool:
         if (a, b) not in pair_cache:
-            pair_cache[(a, b)] = paired.paired_ratio(thr[a], thr[b], seed)
+            pair_cache[(a, b)] = paired.paired_ratio(thr[a], thr[b], seed, epochs)
         return paired.distinguishable(pair_cache[(a, b)], threshold)
 
     groups = paired.rank_groups(order, separated)

@@ -172,6 +172,9 @@ class CapacityScenario(InterleavedScenario):
     def finish_note(self) -> None:
         self.result()["stop_reason"] = self.stop_reason
 
+    def epoch_count(self) -> int:
+        return 1  # a search's steps build on each other; its brackets carry its uncertainty
+
     def _cycles(self) -> None:
         b, cfg = self.bench, self.cfg
         name = self.scenario.name

@@ -4,6 +4,7 @@ its spike handle: one spike container of one trial, as the runner sees any spike
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -28,6 +29,33 @@ ENGINE_HINT = (
     "start Docker (or point DOCKER_HOST at a Docker-compatible socket); on this project's CI "
     'machines: eval "$(.ci/podman/setup.sh)" (see .ci/podman/README.md)'
 )
+
+
+# -- what a container runs ----------------------------------------------------------------------
+
+
+def container_cmd(manifest: SpikeManifest) -> list[str]:
+    """The CMD that runs a manifest's start command in its spike's image.
+
+    A shell expands the ${SPIKE_…} variables from the container's environment; `exec` makes the
+    server PID 1 so it receives the stop signal. The Dockerfile's CMD is this for the spike
+    (tests/test_dockerfiles.py); a variant runs the same image with its own."""
+    return ["sh", "-c", f"exec {manifest.command}"]
+
+
+def variant_override(manifest: SpikeManifest, folder: Path) -> Path | None:
+    """For a variant: a compose file that gives the spike's service the variant's command.
+
+    The spike's service and image stay the one definition in docker-compose.yml; only `command`
+    differs, derived from the manifest (the one source of truth). `$$` keeps compose from
+    interpolating what the container's shell must expand. JSON is YAML."""
+    if not manifest.variant:
+        return None
+    cmd = [arg.replace("$", "$$") for arg in container_cmd(manifest)]
+    path = folder / f"compose.{manifest.spike}.{manifest.variant}.yml"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"services": {manifest.spike: {"command": cmd}}}, indent=1))
+    return path
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -122,7 +150,8 @@ class ComposeSpike:
 
     @property
     def service(self) -> str:
-        return self.manifest.name
+        """The spike's compose service: a variant runs in its spike's service (and image)."""
+        return self.manifest.spike
 
     def alive(self) -> bool:
         if self.root is not None:

@@ -81,7 +81,7 @@ def locust_rps(scenario: Path, base_url: str, warmup: float, seconds: float, cpu
 
 
 def crosscheck(args: argparse.Namespace) -> dict[str, Any]:
-    from harness.manifest import load_parity, select_spikes
+    from harness.manifest import ident, load_parity, select_spikes
     from harness.run.postgres import free_port, start_embedded
     from harness.run.runconfig import default_cpu_sets
     from harness.run.seed import load_seed_module, seed_password_hash
@@ -103,7 +103,7 @@ def crosscheck(args: argparse.Namespace) -> dict[str, Any]:
     try:
         template = db.create_template(1000, 100, seed_password_hash(parity))
         for manifest in select_spikes(args.spikes, args.spikes_dir):
-            name = f"crosscheck_{manifest.name}"
+            name = f"crosscheck_{ident(manifest.name)}"
             url = db.create_database(name, template=template)
             server = SpikeServer(manifest, ensure_env(manifest), free_port(),
                                  work / f"{manifest.name}.log", cpus=sut)  # fmt: skip

@@ -170,6 +170,8 @@ def contract_probes(seed_user: str, seed_password: str) -> dict[str, Probe]:
             "PATCH", f"/items/{i}", {"price": n}), _own_item),
         "delete_item": Probe("DELETE /items/{id}", lambda c, ids, n: c.call(
             "DELETE", f"/items/{ids[n]}"), _fresh_items),
+        "live_write": Probe("PATCH /items/{id}", lambda c, i, n: c.call(
+            "PATCH", f"/items/{i}", {"description": f"rt:probe:{n}"}), _own_item),
         "get_me": Probe("GET /me", lambda c, _, n: c.call("GET", "/me")),
         "register": Probe("POST /auth/register", lambda c, stamp, n: c.call(
             "POST", "/auth/register", {"username": f"pr{stamp}_{n}", "password": seed_password}),

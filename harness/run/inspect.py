@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpikebenchError
-from harness.manifest import ALL, Parity, SpikeManifest, load_parity, select_spikes
+from harness.manifest import ALL, Parity, SpikeManifest, ident, load_parity, select_spikes
 from harness.paths import CONTRACT_DIR, SPIKES_DIR
 from harness.run.spikeenv import SpikeEnv, ensure_env
 
@@ -42,10 +42,10 @@ NULL_FIELDS = (
 NO_DATABASE_URL = "postgresql://spikebench:spikebench@127.0.0.1:9/spikebench_inspect"
 
 
-def python_files(manifest: SpikeManifest) -> list[Path]:
-    """The app code the team writes: .py files under the manifest's app_paths."""
+def python_files(manifest: SpikeManifest, paths: tuple[str, ...] | None = None) -> list[Path]:
+    """The app code the team writes: .py files under the manifest's app_paths (or `paths`)."""
     files: set[Path] = set()
-    for rel in manifest.app_paths:
+    for rel in manifest.app_paths if paths is None else paths:
         path = manifest.directory / rel
         if path.is_file() and path.suffix == ".py":
             files.add(path)
@@ -76,10 +76,18 @@ def code_lines(source: str) -> int:
     return len(lines)
 
 
-def lines_of_code(manifest: SpikeManifest) -> tuple[int, int]:
-    """(code lines, files) of the spike's app code."""
-    files = python_files(manifest)
+def lines_of_code(manifest: SpikeManifest, paths: tuple[str, ...] | None = None) -> tuple[int, int]:
+    """(code lines, files) of the spike's app code, or of the given paths under its folder."""
+    files = python_files(manifest, paths)
     return sum(code_lines(f.read_text(errors="replace")) for f in files), len(files)
+
+
+def websocket_lines(manifest: SpikeManifest) -> tuple[int | None, int | None]:
+    """(code lines, files) of the manifest's websocket_paths, part of `loc` as well; (None,
+    None) when it names none: the WebSocket code of contract v2 is counted apart."""
+    if not manifest.websocket_paths:
+        return None, None
+    return lines_of_code(manifest, manifest.websocket_paths)
 
 
 def direct_requirements(manifest: SpikeManifest) -> list[str]:
@@ -95,8 +103,12 @@ def direct_requirements(manifest: SpikeManifest) -> list[str]:
 
 
 def app_module(manifest: SpikeManifest) -> str | None:
-    """The module the server imports: the start command's first positional `module:attr`."""
-    for token in shlex.split(manifest.command)[1:]:
+    """The module the server imports: the start command's first positional `module:attr`, or
+    the `python -m module` of a framework that is its own server (tornado)."""
+    argv = shlex.split(manifest.command)
+    if len(argv) > 2 and argv[0].startswith("python") and argv[1] == "-m":
+        return argv[2]
+    for token in argv[1:]:
         if not token.startswith("-") and APP_REF.match(token):
             return token.split(":", 1)[0]
     return None
@@ -163,9 +175,13 @@ def inspect_spike(
     prepared = prepared or {}
     errors: list[str] = []
     loc, files = lines_of_code(manifest)
+    ws_loc, ws_files = websocket_lines(manifest)
     out: dict[str, Any] = {
+        **manifest.identity(),
         "loc": loc,
         "loc_files": files,
+        "websocket_loc": ws_loc,
+        "websocket_loc_files": ws_files,
         "app_paths": list(manifest.app_paths),
         "direct_dependencies": len(direct_requirements(manifest)),
         "total_dependencies": None,
@@ -198,14 +214,30 @@ def inspect_for_bench(
 ) -> dict[str, Any]:
     """What `bench` records under "inspection": the static part per spike (cold start is per trial,
     metrics.startup_seconds). Uses the runtime's venvs when it has them (local runtime)."""
-    envs: dict[str, SpikeEnv] = getattr(runtime, "envs", {}) or {}
+    return inspect_candidates(spikes, getattr(runtime, "envs", {}) or {}, prepared, parity)
+
+
+def inspect_candidates(
+    spikes: list[SpikeManifest],
+    envs: dict[str, SpikeEnv],
+    prepared: dict[str, dict[str, Any]],
+    parity: Parity,
+) -> dict[str, Any]:
+    """Per candidate; a variant shares its spike's code and venv, so it shares the figures and
+    adds its own server and worker class."""
     out: dict[str, Any] = {}
+    by_folder: dict[str, dict[str, Any]] = {}
     for s in spikes:
+        if s.spike in by_folder:  # a variant: the same code and venv, measured once
+            shared = by_folder[s.spike]
+            out[s.name] = {**shared, **s.identity(), "errors": list(shared["errors"])}
+            continue
         try:
             out[s.name] = inspect_spike(s, envs.get(s.name), parity, prepared.get(s.name))
+            by_folder[s.spike] = out[s.name]
         except Exception as exc:  # an inspection problem must never cost a benchmark run
             error = f"{type(exc).__name__}: {exc}"
-            out[s.name] = {**dict.fromkeys(NULL_FIELDS), "errors": [error]}
+            out[s.name] = {**dict.fromkeys(NULL_FIELDS), **s.identity(), "errors": [error]}
     return out
 
 
@@ -227,14 +259,14 @@ def inspect_all(
 ) -> dict[str, dict[str, Any]]:
     """Everything, including one cold start per spike against a throwaway database."""
     envs = {s.name: ensure_env(s) for s in spikes}
-    out = {s.name: inspect_spike(s, envs[s.name], parity) for s in spikes}
+    out = inspect_candidates(spikes, envs, {}, parity)
     if not with_cold_start:
         return out
     from harness.run.postgres import postgres_server
 
     with postgres_server() as pg:
         for spike in spikes:
-            dbname = f"sb_inspect_{spike.name.replace('@', '_')}_{os.getpid()}"  # no @ in a URL
+            dbname = f"sb_inspect_{ident(spike.name)}_{os.getpid()}"
             url = pg.create_database(dbname)
             try:
                 with pg.connect(dbname) as conn:
@@ -260,8 +292,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--spikes",
         type=lambda v: [s for s in v.split(",") if s],
-        help="comma-separated candidates (spikes or variants such as flask@gthread; default: "
-        "every spike and variant)",
+        help="comma-separated candidates: spikes or variants (flask@gthread), `all` for every "
+        "one (default: all)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-cold-start", action="store_true", help="skip the server start")
@@ -271,7 +303,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 COLUMNS = (
     "candidate",
+    "server",
     "LOC (files)",
+    "WebSocket LOC",
     "direct deps",
     "installed dists",
     "venv MiB",
@@ -290,14 +324,17 @@ def inspect_table(data: dict[str, dict[str, Any]]) -> Any:
     for col in COLUMNS:
         if col == "candidate":
             table.add_column(col, no_wrap=True, min_width=max(map(len, data), default=9))
-        elif col == "notes":
-            table.add_column(col, overflow="fold", ratio=1)
+        elif col in ("notes", "server"):
+            table.add_column(col, overflow="fold", ratio=1 if col == "notes" else None)
         else:
             table.add_column(col, justify="right", no_wrap=True)
     for name, row in data.items():
+        server = " ".join(str(v) for v in (row.get("server"), row.get("worker_class")) if v)
         table.add_row(
             name,
+            server or "–",
             f"{row['loc']} ({row['loc_files']})",
+            _fmt(row.get("websocket_loc")),
             str(row["direct_dependencies"]),
             _fmt(row["total_dependencies"]),
             _fmt(row["installed_size_bytes"], 2**20),

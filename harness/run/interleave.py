@@ -21,10 +21,12 @@ from harness.errors import SpikeStartError
 from harness.results import slices
 from harness.run import metrics
 from harness.run.dbwork import trial_db_work
+from harness.run.features import UpstreamCPU, share
 from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
 from harness.run.metadata import utc_now
 from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
 from harness.run.postgres import free_port
+from harness.run.realtime import GRACE_S, realtime_figures
 from harness.run.runtime import SpikeHandle
 from harness.run.seed import load_seed_module
 from harness.run.slicing import (
@@ -62,6 +64,9 @@ class Live:
     idle: tuple[int, int] = (0, 0)
     dead: bool = False
 
+    def __post_init__(self) -> None:
+        self.home = self.raw_dir  # the trial's raw folder; later epochs write below it
+
     @property
     def name(self) -> str:
         return self.cand.name
@@ -89,6 +94,7 @@ class InterleavedScenario:
         self.lives: list[Live] = []
         self.db_cpu = TreeCPU()
         self.vacuum_cpu = TreeCPU()
+        self.upstream_cpu = UpstreamCPU(bench.upstream)
         self.sut = bench.sut_cpu_list
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
@@ -112,42 +118,94 @@ class InterleavedScenario:
 
     # -- the scenario -------------------------------------------------------------------------
 
+    def epoch_count(self) -> int:
+        return max(1, int(self.cfg.epochs))
+
     def run(self) -> dict[str, Any]:
+        """Epoch 1 starts every candidate; each later epoch restarts them all (fresh processes,
+        fresh database copies, the start order reversed) so that what belongs to one start of a
+        process is measured as variance instead of being taken for the candidate."""
         try:
-            self._start_all()
-            self._cycles()
+            epochs = self.epoch_count()
+            for epoch in range(1, epochs + 1):
+                self.epoch = epoch
+                if epoch == 1:
+                    self._start_all()
+                else:
+                    self._restart_all()
+                left = max(self.end - time.monotonic(), 0.0)
+                self.epoch_end = time.monotonic() + left / (epochs - epoch + 1)
+                self._cycles()
+                if self.stop_reason == "no candidate left running":
+                    break
         finally:
             self._finish()
         return self.bench.run["analysis"].get(self.scenario.name, {})
 
+    epoch = 1
+    epoch_end = 0.0
+    cycle = 0  # cycles are numbered across epochs
+
     def _start_all(self) -> None:
-        b, run_key = self.bench, self.bench.run_id.replace("-", "_").lower()
-        assert b.db is not None and b.runtime is not None and b.folder is not None
-        for i, cand in enumerate(self.cands, start=1):
+        b = self.bench
+        assert b.folder is not None
+        for cand in self.cands:
             trial_id = f"{self.scenario.name}{self.id_suffix}-{cand.name}"
             raw_dir = b.folder / "raw" / trial_id
             raw_dir.mkdir(parents=True, exist_ok=True)
             record = b.new_record(trial_id, len(b.run["trials"]) + 1, 1, cand.name, self.scenario)
             record["design"] = "interleaved"
             self.register(record)
-            live = Live(cand, record, raw_dir, f"sb_{run_key}_{self.number:02d}_{i:02d}")
-            self.lives.append(live)
+            self.lives.append(Live(cand, record, raw_dir, ""))
+        self._launch_all()
+
+    def _restart_all(self) -> None:
+        """Stop every candidate's processes and database copy, then launch them anew, the last
+        started first (a start-order effect then cancels between epochs)."""
+        b = self.bench
+        assert b.db is not None
+        if self.scenario.realtime:  # the last slice's events are still on their way
+            time.sleep(GRACE_S)
+        for live in self.lives:
+            if live.loadgen is not None:
+                live.loadgen.stop()
+            if live.handle is not None:
+                live.handle.stop()
+            b.db.drop_database(live.dbname)
+        self.lives.reverse()
+        for live in self.lives:
+            if not live.dead:
+                # raw rows of an epoch stay with its database (DB work divides one by the other)
+                live.raw_dir = live.home / f"epoch-{self.epoch}"
+                live.raw_dir.mkdir(parents=True, exist_ok=True)
+        self._launch_all()
+
+    def _launch_all(self) -> None:
+        b, run_key = self.bench, self.bench.run_id.replace("-", "_").lower()
+        assert b.db is not None and b.runtime is not None
+        for i, live in enumerate(self.lives, start=1):
+            if live.dead:
+                continue
+            live.dbname = f"sb_{run_key}_{self.number:02d}_{i:02d}_e{self.epoch}"
             url = b.db.create_database(live.dbname, template=b.template)
             try:
                 live.handle = b.runtime.start_spike(
-                    cand.manifest, url, b.parity, free_port(), self.cfg.sut_cpus,
-                    raw_dir / "spike.log",
+                    live.cand.manifest, url, b.parity, free_port(), self.cfg.sut_cpus,
+                    live.raw_dir / "spike.log",
                 )  # fmt: skip
             except SpikeStartError as exc:
                 live.dead = True
-                record["invalid_reasons"].append("start_failed")
-                record["error"] = str(exc)
-                b.progress.warn(f"{trial_id}: spike failed to start: {str(exc)[:300]}")
+                live.record["invalid_reasons"].append("start_failed")
+                live.record["error"] = str(exc)
+                b.progress.warn(f"{live.record['id']}: spike failed to start: {str(exc)[:300]}")
                 continue
-            record["command"] = live.handle.command
+            live.record["command"] = live.handle.command
+            live.record.setdefault("epoch_starts", []).append(
+                {"epoch": self.epoch, "order": i, "startup_seconds": live.handle.startup_seconds}
+            )
         time.sleep(1.0)  # let the workers settle before the idle reading
         for live in self.lives:
-            if live.running():
+            if live.running() and self.epoch == 1:
                 assert live.handle is not None
                 live.idle = tree_memory(live.handle.processes())
         for live in self.lives:
@@ -181,7 +239,8 @@ class InterleavedScenario:
         live.loadgen.start()
         live.record["loadgen_command"] = live.loadgen.command
         live.tail = metrics.RowTail(live.raw_dir)
-        time.sleep(self.cfg.warmup_s)
+        # realtime: every subscriber logs in and opens its socket before the first slice
+        time.sleep(max(self.cfg.warmup_s, float(self.scenario.realtime.get("warmup_s", 0))))
         try:
             live.loadgen.pause()
         except LoadgenError as exc:
@@ -192,8 +251,11 @@ class InterleavedScenario:
             self._lose(live, "spike_crashed", "the spike died during warm-up")
 
     def _cycles(self) -> None:
+        """Cycles of this epoch: until its share of the budget is spent, or until the scenario's
+        resolution is reached after this epoch's share of --min-cycles."""
         b, cfg = self.bench, self.cfg
-        cycle, last = 0, None
+        in_epoch, last = 0, None
+        least = -(-cfg.min_cycles // self.epoch_count())
         self.stop_reason = "budget spent"
         while True:
             names = [lv.name for lv in self.lives if lv.running()]
@@ -201,20 +263,23 @@ class InterleavedScenario:
                 self.stop_reason = "no candidate left running"
                 return
             est = last or len(names) * (cfg.slice_s + cfg.lead_in_s + 0.3)
-            if cycle >= 2 and time.monotonic() + est > self.end:
+            if in_epoch >= 2 and time.monotonic() + est > self.epoch_end:
                 return
-            cycle += 1
+            self.cycle += 1
+            in_epoch += 1
             started = time.monotonic()
             rate = cfg.open_rate or (self.scenario.load.rate if self.scenario.open else None)
             for name in cycle_order(names, self.rng):
                 live = next(lv for lv in self.lives if lv.name == name)
                 if live.running():
-                    b.run["slices"].append(self._slice(live, cycle, rate=rate))
+                    rec = self._slice(live, self.cycle, rate=rate)
+                    rec["epoch"] = self.epoch
+                    b.run["slices"].append(rec)
             last = time.monotonic() - started
             analysis = b.analyse(self.scenario.name, [c.name for c in self.cands])
             b.save()
-            b.progress.message(self._cycle_line(cycle, analysis))
-            if cycle >= cfg.min_cycles and analysis.get("resolution_reached"):
+            b.progress.message(self._cycle_line(self.cycle, analysis))
+            if in_epoch >= least and analysis.get("resolution_reached"):
                 self.stop_reason = "resolution reached"
                 return
             if b.interrupt_requested:
@@ -224,8 +289,9 @@ class InterleavedScenario:
         res = analysis.get("resolution")
         left = max(self.end - time.monotonic(), 0)
         shown = f"±{res:.1%}" if res is not None else "–"
+        epoch = f" (epoch {self.epoch}/{self.epoch_count()})" if self.epoch_count() > 1 else ""
         return (
-            f"{self.scenario.name} cycle {cycle}: resolution {shown} "
+            f"{self.scenario.name} cycle {cycle}{epoch}: resolution {shown} "
             f"(target ±{self.cfg.resolution:.0%}), {left:.0f} s of budget left"
         )
 
@@ -244,6 +310,7 @@ class InterleavedScenario:
         assert active.loadgen is not None
         active.lg_cpu.read(active.loadgen.processes())
         out["lg"] = dict(active.lg_cpu.last)
+        out["upstream"] = self.upstream_cpu.read()  # the pricing stub, beside Locust
         out["busy"] = busy_seconds(self.sut)
         out["steal"] = steal_seconds(self.sut)
         self.sampler_cpu_s += time.thread_time() - t_cpu
@@ -278,6 +345,7 @@ class InterleavedScenario:
             self.scenario.name, live.name, cycle, (a, z), rows, (probe_before, b.probe.probe()),
             cfg.thresholds, len(self.sut), bool(cfg.sut_cpus), db_on_sut,
         )  # fmt: skip
+        rec["upstream_cpu_share"] = share(a["upstream"], z["upstream"], rec["seconds"])
         # what slicing could distort, measured per slice (README: "What slicing must not distort")
         half = (a["t"] + z["t"]) / 2
         lead = every.window(resumed, a["t"])
@@ -334,6 +402,8 @@ class InterleavedScenario:
 
     def _close_all(self) -> None:
         b = self.bench
+        if self.scenario.realtime:  # the last slice's events are still on their way
+            time.sleep(GRACE_S)
         for live in self.lives:
             with contextlib.suppress(Exception):
                 if live.loadgen is not None:
@@ -393,6 +463,9 @@ class InterleavedScenario:
                     (s["idle_spikes_cpu_share"] for s in mine), default=0.0
                 ),
             }
+            upstream = [s["upstream_cpu_share"] for s in mine if s.get("upstream_cpu_share")]
+            if upstream:  # the pricing stub's busiest slice, as for Locust
+                out["cpu"]["upstream_cpu_share"] = max(upstream)
             out["memory"] = {
                 "idle_rss_bytes": live.idle[0],
                 "idle_pss_bytes": live.idle[1],
@@ -421,6 +494,8 @@ class InterleavedScenario:
             rec["metrics"] = out
         elif not rec["invalid_reasons"]:
             rec["invalid_reasons"].append("no_load")
+        if self.scenario.realtime:
+            rec["realtime"] = realtime_figures(live.home, live.idle[0], live.peak[0])
         rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
         if not rec["valid"] and not rec["invalid_reasons"]:
             rec["invalid_reasons"].append("no_load")

@@ -73,6 +73,7 @@ class Loadgen:
 
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "ready.json").unlink(missing_ok=True)
         cmd = [
             sys.executable,
             "-m",
@@ -161,9 +162,27 @@ class Loadgen:
 
     # -- gated mode (interleaved design) -------------------------------------------------------
 
+    def _await_handlers(self, timeout: float = 60.0) -> None:
+        """Signal Locust only once its gate handlers are installed (ready.json): before that,
+        SIGUSR1/2 would kill it. A slow start on a busy machine is a wait, not a crash."""
+        if self._ready:
+            return
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while not (self.out_dir / "ready.json").exists():
+            if not self.running():
+                raise LoadgenError(f"Locust exited (code {self.proc.returncode}) while starting")
+            if time.monotonic() > deadline:
+                raise LoadgenError(f"Locust did not install its gate in {timeout:.0f} s")
+            time.sleep(0.01)
+        self._ready = True
+
+    _ready = False
+
     def resume(self, rate: float | None = None) -> None:
         """Open the gate; an open-model generator first gets its offered rate (req/s)."""
         assert self.proc is not None
+        self._await_handlers()
         if rate is not None:
             self.set_rate(rate)
         os.kill(self.proc.pid, signal.SIGUSR1)
@@ -178,9 +197,10 @@ class Loadgen:
         """Close the gate and wait until Locust says nothing is in flight and its rows are on
         disk; a generator that does not answer is a named error, not a hang."""
         assert self.proc is not None
+        self._await_handlers()
         self.pauses += 1
-        os.kill(self.proc.pid, signal.SIGUSR2)
         deadline = time.monotonic() + timeout
+        os.kill(self.proc.pid, signal.SIGUSR2)
         ack = self.out_dir / "ack.json"
         while time.monotonic() < deadline:
             with contextlib.suppress(OSError, ValueError):

@@ -49,6 +49,8 @@ class BenchConfig:
     budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
     min_cycles: int = 6
+    # process epochs per scenario: each restarts every candidate (README: "Epochs")
+    epochs: int = 2
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
@@ -63,6 +65,8 @@ class BenchConfig:
     capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
     open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
     soak: bool = False
+    upstream_delay: str = "lognormal:50:200"  # the pricing stub's delay (scenarios needing quote)
+    upstream_error_rate: float = 0.0  # share of its answers that are 503s
     thresholds: Thresholds = field(default_factory=Thresholds)
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,5 +93,3 @@ def parse_cpus(spec: str | None) -> list[int]:
         lo, _, hi = part.partition("-")
         out.extend(range(int(lo), int(hi or lo) + 1))
     return out
-
-

@@ -31,11 +31,13 @@ from harness.results.resultfile import (
     write_atomic,
 )
 from harness.results.stats import TRIALS_ESTIMATOR
+from harness.run import features
 from harness.run.inspect import inspect_for_bench
 from harness.run.metadata import harness_info, machine, utc_now
 from harness.run.postgres import Postgres
 from harness.run.probe import SpeedProbe, speed_index
 from harness.run.progress import Progress
+from harness.run.realtime import report_realtime
 from harness.run.runconfig import (  # noqa: F401  (callers import the config from here)
     DESIGNS,
     BenchConfig,
@@ -46,6 +48,7 @@ from harness.run.runconfig import (  # noqa: F401  (callers import the config fr
 from harness.run.runtime import Runtime, make_runtime
 from harness.run.seed import seed_password_hash
 from harness.run.trials import TrialsDesign, aggregate, plan_trials  # noqa: F401
+from harness.run.upstream_proc import UpstreamStub
 from harness.scenario import Scenario, select_scenarios
 
 
@@ -66,6 +69,8 @@ class Bench(TrialsDesign):
         self.parity = parity or load_parity(parity_file if parity_file.exists() else None)
         self.spikes = select_spikes(config.spikes, config.spikes_dir)
         self.scenarios = select_scenarios(config.scenarios)
+        if features.needs_upstream(self.scenarios):
+            features.check_upstream(config.upstream_delay, config.upstream_error_rate)
         if config.sut_cpus is None and config.loadgen_cpus is None:
             config.sut_cpus, config.loadgen_cpus = default_cpu_sets()
         if config.order_seed is None:
@@ -75,6 +80,7 @@ class Bench(TrialsDesign):
         self.run: dict[str, Any] = {}
         self.runtime: Runtime | None = None
         self.db: Postgres | None = None
+        self.upstream: UpstreamStub | None = None  # the pricing stub, when a scenario needs it
         self.template = ""
         self.probe = SpeedProbe(config.sut_cpus)
         self.sut_cpu_list = parse_cpus(config.sut_cpus)
@@ -161,7 +167,10 @@ class Bench(TrialsDesign):
             "resolution_raw": raw["resolution"],
             "resolution_normalised": norm["resolution"],
         }
-        result["stop_reason"] = self.run["analysis"].get(scenario, {}).get("stop_reason", "running")
+        before = self.run["analysis"].get(scenario, {})
+        result["stop_reason"] = before.get("stop_reason", "running")
+        if "not_supported" in before:
+            result["not_supported"] = before["not_supported"]
         self.run["analysis"][scenario] = result
         return result
 
@@ -191,7 +200,7 @@ class Bench(TrialsDesign):
             "design": self.config.design,
             "estimator": TRIALS_ESTIMATOR if self.config.design == "trials" else slices.ESTIMATOR,
             "candidates": {
-                c.name: {"spike": c.manifest.name, "aa_of": c.aa_of} for c in self.candidates
+                c.name: {**c.manifest.identity(), "aa_of": c.aa_of} for c in self.candidates
             },
             "trials": [],
             "slices": [],
@@ -240,6 +249,9 @@ class Bench(TrialsDesign):
     def _teardown(self) -> None:
         self._record_overhead()
         self.probe.stop()
+        if self.upstream is not None:
+            self.upstream.stop()
+            self.upstream = None
         if self.db is not None:
             self.db.stop()
             self.db = None
@@ -272,11 +284,27 @@ class Bench(TrialsDesign):
             "template": template,
         }
         self.template = template
+        self._start_upstream()
         self.save()
         if self.config.design == "interleaved":
             self._interleaved()
             return
         self._trials(template)
+
+    def _start_upstream(self) -> None:
+        """The pricing stub on the load-generator CPUs, when a scenario requires `quote`; every
+        spike started from here on gets its URL (SPIKE_UPSTREAM_URL)."""
+        if not features.needs_upstream(self.scenarios):
+            return
+        assert self.folder is not None and self.runtime is not None
+        cfg = self.config
+        self.progress.message(f"starting the upstream stub ({cfg.upstream_delay}) …")
+        self.upstream = features.start_upstream(
+            self.folder, cfg.upstream_delay, cfg.upstream_error_rate, cfg.loadgen_cpus,
+            int(cfg.order_seed or 0),
+        )  # fmt: skip
+        self.runtime.spike_env["SPIKE_UPSTREAM_URL"] = self.upstream.url
+        self.run["upstream"] = self.upstream.describe()
 
     def _interleaved(self) -> None:
         from harness.run.capacity import CapacityScenario
@@ -297,11 +325,17 @@ class Bench(TrialsDesign):
             share = weight / sum(w for _, _, w in plan[k:])
             end = time.monotonic() + max(remaining * share, 0.0)
             label = "capacity search" if kind is CapacityScenario else "interleaved"
+            cands = self.supporting(scenario)
+            if not cands:  # analysis.<scenario> holds not_supported and says why, nothing more
+                self.run["analysis"][scenario.name]["stop_reason"] = (
+                    "no candidate supports " + ", ".join(scenario.requires)
+                )
+                continue
             self.progress.message(
-                f"{scenario.name}: {len(self.candidates)} candidates, {label}, "
+                f"{scenario.name}: {len(cands)} candidates, {label}, "
                 f"{max(end - time.monotonic(), 0):.0f} s of budget"
             )
-            kind(self, scenario, self.candidates, end, k + 1).run()
+            kind(self, scenario, cands, end, k + 1).run()
             self.save()
             if kind is CapacityScenario:
                 searches = (self.run.get("capacity") or {}).get(scenario.name, {}).get(
@@ -316,12 +350,26 @@ class Bench(TrialsDesign):
                 )
                 continue
             an = self.run["analysis"].get(scenario.name, {})
+            report_realtime(self.progress, self.run["trials"], scenario.name)
             res = an.get("resolution")
             self.progress.message(
                 f"{scenario.name}: {an.get('stop_reason')}; resolution "
                 + (f"±{res:.1%}" if res is not None else "–")
                 + f" after {an.get('cycles', 0)} cycles"
             )
+
+    def supporting(self, scenario: Scenario) -> list[Any]:
+        """The candidates whose manifest lists every feature the scenario requires; the others
+        are recorded (analysis.<scenario>.not_supported) and said, not run and not failed."""
+        ok = [c for c in self.candidates if all(c.manifest.supports(f) for f in scenario.requires)]
+        lacking = [c.name for c in self.candidates if c not in ok]
+        if lacking:
+            self.run["analysis"].setdefault(scenario.name, {})["not_supported"] = lacking
+            self.progress.message(
+                f"{scenario.name}: not supported by {', '.join(lacking)} "
+                f"(needs {', '.join(scenario.requires)})"
+            )
+        return ok
 
     def closed_throughput(self, scenario: str, spike: str) -> float | None:
         """This run's closed-loop throughput estimate of a candidate, if it measured one."""
@@ -365,12 +413,16 @@ class Bench(TrialsDesign):
     def _spike_record(self, spike: SpikeManifest, prepared: dict[str, Any]) -> dict[str, Any]:
         return {
             "manifest": {k: v for k, v in spike.raw.items()},
+            **spike.identity(),
+            "command": spike.command,
             "framework": spike.framework,
             "framework_version": prepared.get("framework_version"),
             "packages": prepared.get("packages", {}),
             "environment": prepared.get("environment", {}),
             "parity": {
                 "workers": self.parity.workers,
+                # threads per worker, for a start command that uses them (a threaded variant)
+                "threads": self.parity.threads if "${SPIKE_THREADS}" in spike.command else None,
                 "db_pool_size": self.parity.db_pool_size,
                 "argon2": {
                     "time_cost": self.parity.argon2_time_cost,

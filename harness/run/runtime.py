@@ -32,6 +32,8 @@ class SpikeHandle(Protocol):
 
 class Runtime(Protocol):
     name: str
+    # variables every spike started from now on gets beyond parity (SPIKE_UPSTREAM_URL)
+    spike_env: dict[str, str]
 
     def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]: ...
     def start_database(self, cpus: str | None) -> Postgres: ...
@@ -56,11 +58,14 @@ class LocalRuntime:
     def __init__(self, rebuild_envs: bool = False) -> None:
         self.rebuild = rebuild_envs
         self.envs: dict[str, SpikeEnv] = {}
+        self.spike_env: dict[str, str] = {}
 
     def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]:
         info = {}
+        built: dict[str, SpikeEnv] = {}  # a variant shares its spike's venv: build it once
         for manifest in spikes:
-            env = ensure_env(manifest, rebuild=self.rebuild)
+            env = built.get(manifest.spike) or ensure_env(manifest, rebuild=self.rebuild)
+            built[manifest.spike] = env
             self.envs[manifest.name] = env
             packages = env.packages()
             info[manifest.name] = {
@@ -88,7 +93,9 @@ class LocalRuntime:
         cpus: str | None,
         log: Path,
     ) -> SpikeHandle:
-        server = SpikeServer(manifest, self.envs[manifest.name], port, log, cpus=cpus)
+        server = SpikeServer(
+            manifest, self.envs[manifest.name], port, log, cpus=cpus, extra_env=dict(self.spike_env)
+        )
         server.launch(database_url, parity)
         return server
 

@@ -44,6 +44,7 @@ from harness.run.compose_spike import (
     _run,
     compose_cli,
     engine_cli,
+    variant_override,
 )
 from harness.run.postgres import Postgres, free_port
 from harness.run.server import ensure_port_free, wait_for_health
@@ -72,6 +73,7 @@ class ComposeRuntime:
         self.engine = engine_cli()
         self.compose = compose_cli()
         self.services: set[str] = set()
+        self.spike_env: dict[str, str] = {}  # e.g. SPIKE_UPSTREAM_URL (docker-compose.yml)
         self.pg_port: int | None = None
         self.db_cpus: str | None = None
         self.db_container = ""
@@ -96,9 +98,15 @@ class ComposeRuntime:
         return env
 
     def run_compose(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 300
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 300,
+        override: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        argv = [*self.compose, "-f", str(self.compose_file), "-p", self.project, *args]
+        files = [self.compose_file, *([override] if override else [])]
+        argv = [*self.compose, *(a for f in files for a in ("-f", str(f))), "-p", self.project,
+                *args]  # fmt: skip
         return _run(argv, env=env or self.env(), timeout=timeout)
 
     def engine_info(self) -> dict[str, Any]:
@@ -201,7 +209,7 @@ class ComposeRuntime:
 
     def prepare(self, spikes: list[SpikeManifest]) -> dict[str, dict[str, Any]]:
         """Build the spike images, then record what each holds: size, packages, framework."""
-        names = [s.name for s in spikes]
+        names = list(dict.fromkeys(s.spike for s in spikes))  # a variant uses its spike's image
         args = ["build", *(["--no-cache"] if self.rebuild else []), *names]
         try:
             self.run_compose(*args, timeout=3600)
@@ -209,10 +217,14 @@ class ComposeRuntime:
             raise EnvironmentSetupError(
                 f"building images {names} failed:\n{exc.output[-3000:]}"
             ) from exc
-        return {spike.name: self._image_record(spike) for spike in spikes}
+        images: dict[str, dict[str, Any]] = {}
+        for spike in spikes:
+            if spike.spike not in images:
+                images[spike.spike] = self._image_record(spike)
+        return {spike.name: images[spike.spike] for spike in spikes}
 
     def _image_record(self, spike: SpikeManifest) -> dict[str, Any]:
-        image = f"spikebench-{spike.name}"
+        image = f"spikebench-{spike.spike}"
         done = _run(
             [*self.engine, "image", "inspect", "--format", "{{json .}}", image],
             check=False,
@@ -321,15 +333,17 @@ class ComposeRuntime:
             SPIKEBENCH_SPIKE_PORT=str(port),
             SPIKEBENCH_SUT_CPUS=cpus or all_cpus(),
             **parity.env(),
+            **self.spike_env,
         )
         spike = ComposeSpike(self, manifest, port, log)
-        self.services.add(manifest.name)
+        self.services.add(spike.service)
+        override = variant_override(manifest, log.parent)
         started = time.monotonic()
         try:
             try:
                 self.run_compose(
-                    "up", "-d", "--no-deps", "--no-build", "--force-recreate", manifest.name,
-                    env=env, timeout=300,
+                    "up", "-d", "--no-deps", "--no-build", "--force-recreate", spike.service,
+                    env=env, timeout=300, override=override,
                 )  # fmt: skip
             except CommandFailed as exc:
                 if "address already in use" in exc.output:
@@ -339,7 +353,7 @@ class ComposeRuntime:
                 raise SpikeStartError(
                     f"spike {manifest.name}: container did not start:\n{exc}"
                 ) from exc
-            spike.container = self.container_of(manifest.name)
+            spike.container = self.container_of(spike.service)
             self._check_environment(spike, parity, dbname)
             spike.root = self.host_process(spike.container, (manifest.server, "python"))
             spike.startup_seconds = self._wait_healthy(spike, started)

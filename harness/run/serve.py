@@ -91,7 +91,17 @@ def serve(args: argparse.Namespace) -> int:
         cleanup.callback(drop_quietly, db, SERVE_DB)  # ours, on an external server too
         db.create_template(args.seed_users, args.seed_items, seed_password_hash(parity), SERVE_DB)
         workdir = Path(tempfile.mkdtemp(prefix="spikebench-serve-"))
-        server = SpikeServer(manifest, venv, args.port, workdir / f"{manifest.name}.log")
+        extra = {}
+        if manifest.supports("quote"):  # its GET /items/{id}/quote needs the pricing stub
+            from harness.run.upstream_proc import UpstreamStub
+
+            stub = UpstreamStub(workdir / "upstream.log").start()
+            cleanup.callback(stub.stop)
+            extra["SPIKE_UPSTREAM_URL"] = stub.url
+            say(f"spikebench serve: upstream pricing stub on {stub.url} ({stub.delay})")
+        server = SpikeServer(
+            manifest, venv, args.port, workdir / f"{manifest.name}.log", extra_env=extra
+        )
         cleanup.callback(server.stop)
         say(f"spikebench serve: starting {manifest.name} ({manifest.server}) …")
         server.launch(db.url(SERVE_DB), parity)

@@ -97,6 +97,8 @@ class SpikeServer:
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     startup_seconds: float | None = None
+    # what the run adds beyond parity, e.g. SPIKE_UPSTREAM_URL when the upstream stub runs
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -114,6 +116,7 @@ class SpikeServer:
             "SPIKE_HOST": HOST,
             "SPIKE_PORT": str(self.port),
             **parity.env(),
+            **self.extra_env,
         }
 
     def start(self, database_url: str, parity: Parity) -> None:

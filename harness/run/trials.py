@@ -17,6 +17,7 @@ from harness.results.rundata import dig
 from harness.results.stats import HIGH_CV, summarize
 from harness.run import metrics
 from harness.run.dbwork import trial_db_work
+from harness.run.features import UpstreamCPU, share
 from harness.run.loadgen import Loadgen, LoadgenConfig
 from harness.run.metadata import utc_now
 from harness.run.monitor import Monitor, tree_memory
@@ -52,11 +53,16 @@ def plan_trials(
     rng = random.Random(seed)
     plan = []
     for round_no in range(1, trials + 1):
-        pairs = [(sp, sc) for sc in scenarios for sp in spikes]
+        # a candidate lacking a feature the scenario requires is "not supported": not planned
+        pairs = [
+            (sp, sc)
+            for sc in scenarios
+            for sp in spikes
+            if all(sp.supports(f) for f in sc.requires)
+        ]
         rng.shuffle(pairs)
         plan.extend((round_no, sp, sc) for sp, sc in pairs)
     return plan
-
 
 
 def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -94,7 +100,6 @@ def aggregate(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-
 class TrialsDesign:
     """The trials design's part of Bench (a mixin: the trial loop and one trial's life)."""
 
@@ -102,6 +107,16 @@ class TrialsDesign:
         plan = plan_trials(
             self.spikes, self.scenarios, self.config.trials, int(self.config.order_seed or 0)
         )
+        for sc in self.scenarios:  # not planned for lacking a feature: said and recorded
+            lacking = [s.name for s in self.spikes if not all(s.supports(f) for f in sc.requires)]
+            if lacking:
+                self.run["analysis"][sc.name] = {
+                    "not_supported": lacking, "stop_reason": "trials design: not planned for them",
+                }  # fmt: skip
+                self.progress.message(
+                    f"{sc.name}: not supported by {', '.join(lacking)} "
+                    f"(needs {', '.join(sc.requires)})"
+                )
         per_trial = self.config.warmup_s + self.config.measure_s + 6
         self.progress.start(len(plan), per_trial)
         for index, (round_no, spike, scenario) in enumerate(plan, start=1):
@@ -167,6 +182,8 @@ class TrialsDesign:
                 sut_cpus=parse_cpus(self.config.sut_cpus),
             )
             monitor.start()
+            stub_cpu = UpstreamCPU(self.upstream)
+            stub_start = (time.monotonic(), stub_cpu.read())
             crashed = False
             try:
                 loadgen.start()
@@ -189,10 +206,18 @@ class TrialsDesign:
             if not crashed and not self._healthy(handle):
                 crashed = True
             record["metrics"] = self._measure(raw_dir, monitor, handle, idle_rss, idle_pss, record)
+            stub_share = share(stub_start[1], stub_cpu.read(), time.monotonic() - stub_start[0])
+            if record["metrics"] is not None and stub_share is not None:
+                record["metrics"]["cpu"]["upstream_cpu_share"] = stub_share  # whole trial
             if record["metrics"] is not None and not crashed:  # DB work: one hook, harness/dbwork
                 record["metrics"]["db_work"] = trial_db_work(
-                    self.db, dbname, handle.base_url, [t for t, w in scenario.tasks.items() if w],
-                    raw_dir, "user0001", load_seed_module().SEED_PASSWORD,
+                    self.db,
+                    dbname,
+                    handle.base_url,
+                    [t for t, w in scenario.tasks.items() if w],
+                    raw_dir,
+                    "user0001",
+                    load_seed_module().SEED_PASSWORD,
                 )
             if crashed:
                 record["invalid_reasons"].append("spike_crashed")
@@ -320,5 +345,3 @@ def _tail(path: Path, chars: int = 1500) -> str:
     with contextlib.suppress(OSError):
         return path.read_text(errors="replace")[-chars:]
     return ""
-
-

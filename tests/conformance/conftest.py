@@ -19,7 +19,7 @@ import httpx
 import psycopg
 import pytest
 
-from harness.manifest import Parity, SpikeManifest, discover_candidates
+from harness.manifest import Parity, SpikeManifest, discover_candidates, ident
 from harness.paths import CONTRACT_DIR
 from harness.run.seed import load_seed_module, seed_password_hash
 from harness.run.server import SpikeServer
@@ -134,10 +134,11 @@ def spike(
     pg = request.getfixturevalue("pg")
     template = request.getfixturevalue("template")
     manifest = request.param
-    dbname = f"conformance_{manifest.name.replace('@', '_')}"
+    dbname = f"conformance_{ident(manifest.name)}"
     logs = tmp_path_factory.mktemp(f"logs-{manifest.name}")
+    env = {"SPIKE_UPSTREAM_URL": request.getfixturevalue("upstream").url}
     with (
-        running_spike(manifest, pg, parity, dbname, logs, template) as local,
+        running_spike(manifest, pg, parity, dbname, logs, template, env) as local,
         httpx.Client(base_url=local.base_url, timeout=30) as client,
     ):
         yield Spike(local, pg.url(dbname), client)

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.manifest import Parity, SpikeManifest
+from harness.manifest import Parity, SpikeManifest, ident
 from harness.run.postgres import Postgres, start_embedded
 from harness.run.seed import seed_password_hash
 from tests.conformance.conftest import PASSWORD, SPIKES, Spike, User, unique_username
@@ -155,7 +155,8 @@ def test_database_restart_under_load(
     manifest: SpikeManifest, own_pg: tuple[Postgres, str], parity: Parity, tmp_path: Path
 ) -> None:
     pg, template = own_pg
-    with running_spike(manifest, pg, parity, f"restart_{manifest.name}", tmp_path, template) as srv:
+    dbname = f"restart_{ident(manifest.name)}"
+    with running_spike(manifest, pg, parity, dbname, tmp_path, template) as srv:
         pid = srv.proc.pid if srv.proc else None
         client = httpx.Client(base_url=srv.base_url, timeout=30)
         name = unique_username("rs")

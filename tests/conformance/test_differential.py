@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.manifest import Parity
+from harness.manifest import Parity, ident
 from harness.run.postgres import Postgres
 from tests.conformance import corpus
 from tests.conformance.conftest import PASSWORD, SPIKES
@@ -83,7 +83,7 @@ def fleet(
         targets = []
         for manifest in SPIKES:
             server = stack.enter_context(
-                running_spike(manifest, pg, parity, f"diff_{manifest.name}", logs, template)
+                running_spike(manifest, pg, parity, f"diff_{ident(manifest.name)}", logs, template)
             )
             client = stack.enter_context(httpx.Client(base_url=server.base_url, timeout=60))
             targets.append(Target(manifest.name, client))

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import security
+from . import live, security
 from .errors import InvalidCredentials, UsernameTaken
 from .models import Item, User
 from .serializers import CredentialsSerializer, ItemSerializer, PageQuerySerializer, UserSerializer
@@ -129,7 +129,8 @@ class ItemViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         serializer = self.get_serializer(data=json_body(request))
         serializer.is_valid(raise_exception=True)
-        serializer.save(owner=request.user)
+        with transaction.atomic():  # the insert and its notification commit together
+            live.publish("item.created", serializer.save(owner=request.user))
         return Response(serializer.data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -146,6 +147,7 @@ class ItemViewSet(viewsets.GenericViewSet):
             if serializer.validated_data:  # an empty PATCH changes nothing, updated_at included
                 serializer.instance = item
                 serializer.save(updated_at=timezone.now())
+            live.publish("item.updated", item)  # an empty PATCH is announced too
         return Response(self.get_serializer(item).data)
 
     def partial_update(self, request: Request, pk: str) -> Response:
@@ -154,5 +156,7 @@ class ItemViewSet(viewsets.GenericViewSet):
     def destroy(self, request: Request, pk: str) -> Response:
         # Lock, then delete: of N concurrent deletes exactly one still finds the row.
         with transaction.atomic():
-            self.get_object(for_update=True).delete()
+            item = self.get_object(for_update=True)
+            live.publish_deleted(item.owner_id, item.pk)
+            item.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -35,6 +35,8 @@ SPIKE_JWT_TTL_SECONDS = _env_int("SPIKE_JWT_TTL_SECONDS", 3600)
 SPIKE_ARGON2_TIME_COST = _env_int("SPIKE_ARGON2_TIME_COST", 2)
 SPIKE_ARGON2_MEMORY_KIB = _env_int("SPIKE_ARGON2_MEMORY_KIB", 19456)
 SPIKE_ARGON2_PARALLELISM = _env_int("SPIKE_ARGON2_PARALLELISM", 1)
+SPIKE_UPSTREAM_URL = os.environ.get("SPIKE_UPSTREAM_URL", "http://127.0.0.1:9").rstrip("/")
+SPIKE_UPSTREAM_TIMEOUT_MS = _env_int("SPIKE_UPSTREAM_TIMEOUT_MS", 1000)
 
 DATABASES = {"default": _database_from_url(os.environ["DATABASE_URL"], SPIKE_DB_POOL_SIZE)}
 
@@ -45,7 +47,7 @@ ALLOWED_HOSTS = ["*"]
 APPEND_SLASH = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = 65_536  # the contract's 413 (items.parsers checks DRF's stream)
 
-INSTALLED_APPS = ["rest_framework", "items"]
+INSTALLED_APPS = ["channels", "rest_framework", "items"]
 # Pure JSON API: no sessions, auth, CSRF or messages. CommonMiddleware sets Content-Length.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -53,6 +55,9 @@ MIDDLEWARE = [
 ]
 ROOT_URLCONF = "spike_project.urls"
 WSGI_APPLICATION = "spike_project.wsgi.application"
+ASGI_APPLICATION = "spike_project.asgi.application"  # the asgi variant (Channels, /ws)
+# Per process; items.live crosses worker processes with PostgreSQL LISTEN/NOTIFY (no Redis).
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

@@ -19,6 +19,8 @@ class Settings:
     argon2_time_cost: int
     argon2_memory_kib: int
     argon2_parallelism: int
+    upstream_url: str
+    upstream_timeout_ms: int
 
 
 def load_settings() -> Settings:
@@ -33,6 +35,8 @@ def load_settings() -> Settings:
         argon2_time_cost=_int_env("SPIKE_ARGON2_TIME_COST", 2),
         argon2_memory_kib=_int_env("SPIKE_ARGON2_MEMORY_KIB", 19456),
         argon2_parallelism=_int_env("SPIKE_ARGON2_PARALLELISM", 1),
+        upstream_url=os.environ.get("SPIKE_UPSTREAM_URL", "http://127.0.0.1:9").rstrip("/"),
+        upstream_timeout_ms=_int_env("SPIKE_UPSTREAM_TIMEOUT_MS", 1000),
     )
 
 

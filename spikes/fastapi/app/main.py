@@ -5,14 +5,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from app import live
 from app.db import engine
 from app.errors import install_error_handlers
-from app.routes import auth, health, items
+from app.routes import auth, health, items, quote
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    yield
+    async with quote.upstream_client(app):
+        yield
     await engine.dispose()
 
 
@@ -22,3 +24,5 @@ install_error_handlers(app)
 app.include_router(health.router)
 app.include_router(auth.router)
 app.include_router(items.router)
+app.include_router(quote.router)
+app.include_router(live.router)

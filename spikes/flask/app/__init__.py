@@ -6,10 +6,11 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-from . import auth, health, items
+from . import auth, health, items, quote
 from .config import load_config
 from .db import init_db
 from .errors import MAX_BODY_BYTES, register_error_handlers
+from .live import init_live
 from .security import init_security
 
 
@@ -42,7 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     init_db(app)
     init_security(app)
+    quote.init_upstream(app)
+    init_live(app)
     register_error_handlers(app)
-    for blueprint in (health.bp, auth.bp, items.bp):
+    for blueprint in (health.bp, auth.bp, items.bp, quote.bp):
         app.register_blueprint(blueprint)
     return app

@@ -21,4 +21,6 @@ def load_config() -> dict[str, Any]:
         "ARGON2_TIME_COST": _int("SPIKE_ARGON2_TIME_COST", 2),
         "ARGON2_MEMORY_KIB": _int("SPIKE_ARGON2_MEMORY_KIB", 19456),
         "ARGON2_PARALLELISM": _int("SPIKE_ARGON2_PARALLELISM", 1),
+        "UPSTREAM_URL": os.environ.get("SPIKE_UPSTREAM_URL", "http://127.0.0.1:9").rstrip("/"),
+        "UPSTREAM_TIMEOUT_MS": _int("SPIKE_UPSTREAM_TIMEOUT_MS", 1000),
     }

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, request
 from sqlalchemy import delete, func, select
 
+from . import live
 from .db import db_session
 from .errors import NotFound, json_body
 from .models import Item
@@ -63,6 +64,7 @@ def create_item() -> tuple[dict, int]:
     data = ItemIn.model_validate(json_body())
     item = Item(owner_id=current_user().id, **data.model_dump())
     db_session.add(item)
+    live.publish("item.created", item)
     db_session.commit()
     return item.to_json(), 201
 
@@ -81,6 +83,7 @@ def replace_item(item_id: str) -> dict:
     for field, value in data.model_dump().items():
         setattr(item, field, value)
     item.updated_at = datetime.now(UTC)
+    live.publish("item.updated", item)
     db_session.commit()
     return item.to_json()
 
@@ -94,7 +97,8 @@ def update_item(item_id: str) -> dict:
         for field, value in changes.items():
             setattr(item, field, value)
         item.updated_at = datetime.now(UTC)
-        db_session.commit()
+    live.publish("item.updated", item)  # an empty PATCH is announced too
+    db_session.commit()
     return item.to_json()
 
 
@@ -111,6 +115,8 @@ def delete_item(item_id: str) -> tuple[str, int]:
             .where(Item.id == target, Item.owner_id == current_user().id)
             .returning(Item.id)
         )
+    if deleted is not None:
+        live.publish_deleted(current_user().id, deleted)
     db_session.commit()
     if deleted is None:
         raise NotFound("item not found")

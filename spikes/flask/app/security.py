@@ -57,9 +57,14 @@ def _authenticated_user() -> User:
     auth = request.authorization
     if auth is None or auth.type != "bearer" or not auth.token:
         raise NotAuthenticated("missing bearer token")
+    return user_for_token(auth.token)
+
+
+def user_for_token(token: str) -> User:
+    """The user of a valid token (also the WebSocket's, which comes in the query string)."""
     try:
         claims = jwt.decode(
-            auth.token,
+            token,
             current_app.config["JWT_SECRET"],
             algorithms=["HS256"],
             options={"require": ["sub", "iat", "exp"]},

@@ -26,6 +26,8 @@ class Settings:
     argon2_time_cost: int
     argon2_memory_kib: int
     argon2_parallelism: int
+    upstream_url: str
+    upstream_timeout_ms: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -39,6 +41,8 @@ class Settings:
             argon2_time_cost=_int("SPIKE_ARGON2_TIME_COST", 2),
             argon2_memory_kib=_int("SPIKE_ARGON2_MEMORY_KIB", 19456),
             argon2_parallelism=_int("SPIKE_ARGON2_PARALLELISM", 1),
+            upstream_url=os.environ.get("SPIKE_UPSTREAM_URL", "http://127.0.0.1:9").rstrip("/"),
+            upstream_timeout_ms=_int("SPIKE_UPSTREAM_TIMEOUT_MS", 1000),
         )
 
 

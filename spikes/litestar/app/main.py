@@ -5,8 +5,10 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app import live
 from app.db import alchemy
 from app.errors import exception_handlers
+from app.quote import item_quote, upstream_client
 from app.routes import AuthController, ItemController, health, me
 from app.security import jwt_auth
 
@@ -30,7 +32,8 @@ def refuse_trailing_slash(app: ASGIApp) -> ASGIApp:
 
 
 litestar_app = Litestar(
-    route_handlers=[health, AuthController, me, ItemController],
+    route_handlers=[health, AuthController, me, ItemController, item_quote, live.live],
+    lifespan=[upstream_client],
     plugins=[alchemy],
     on_app_init=[jwt_auth.on_app_init],
     exception_handlers=exception_handlers,

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import live
 from app.body import json_body
 from app.config import settings
 from app.errors import InvalidCredentialsException, UsernameTakenException
@@ -142,6 +143,7 @@ class ItemController(Controller):
             price=to_price(payload.price),
         )
         db_session.add(item)
+        await live.publish(db_session, "item.created", item)
         await db_session.commit()
         return ItemOut.of(item)
 
@@ -158,6 +160,7 @@ class ItemController(Controller):
         item.description = payload.description
         item.price = to_price(payload.price)
         item.updated_at = func.now()  # type: ignore[assignment]  # fetched back via RETURNING
+        await live.publish(db_session, "item.updated", item)
         await db_session.commit()
         return ItemOut.of(item)
 
@@ -175,7 +178,8 @@ class ItemController(Controller):
             for field, value in changes.items():
                 setattr(item, field, value)
             item.updated_at = func.now()  # type: ignore[assignment]
-            await db_session.commit()
+        await live.publish(db_session, "item.updated", item)  # an empty PATCH is announced too
+        await db_session.commit()
         return ItemOut.of(item)
 
     @delete("/{item_id:str}")
@@ -187,6 +191,8 @@ class ItemController(Controller):
             .where(Item.id == parse_item_id(item_id), Item.owner_id == user.id)
             .returning(Item.id)
         )
+        if deleted is not None:
+            await live.publish_deleted(db_session, user.id, deleted)
         await db_session.commit()
         if deleted is None:
             raise NotFoundException(detail="Item not found")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request, status
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import live
 from app.db import SessionDep
 from app.errors import ApiError
 from app.models import Item, User
@@ -56,6 +57,7 @@ async def list_items(
 async def create_item(body: ItemCreate, user: CurrentUser, session: SessionDep) -> Item:
     item = Item(owner_id=user.id, **body.model_dump())
     session.add(item)
+    await live.publish(session, "item.created", item)
     await session.commit()
     return item
 
@@ -73,6 +75,7 @@ async def replace_item(
     for field, value in body.model_dump().items():
         setattr(item, field, value)
     item.updated_at = func.now()  # a PUT is a write even when every value is unchanged
+    await live.publish(session, "item.updated", item)
     await session.commit()
     return item
 
@@ -87,7 +90,8 @@ async def update_item(
         for field, value in changes.items():
             setattr(item, field, value)
         item.updated_at = func.now()
-        await session.commit()
+    await live.publish(session, "item.updated", item)  # an empty PATCH is announced too
+    await session.commit()
     return item
 
 
@@ -101,6 +105,8 @@ async def delete_item(item_id: str, user: CurrentUser, session: SessionDep) -> N
         deleted = await session.scalar(
             delete(Item).where(Item.id == target, Item.owner_id == user.id).returning(Item.id)
         )
+    if deleted is not None:
+        await live.publish_deleted(session, user.id, deleted)
     await session.commit()
     if deleted is None:
         raise ApiError(404, "not_found", "item not found")

@@ -1,0 +1,1 @@
+"""spikebench Starlette spike: the contract's CRUD-with-auth API on SQLAlchemy 2 async + asyncpg."""
