@@ -170,23 +170,32 @@ def test_list_shows_variants_a_manifest_declares(tmp_path: Path) -> None:
         + '[variants.raw-sql]\ndescription = "psycopg without the ORM"\ncommand = "gunicorn y"\n'
         + 'features = ["quote"]\n'
     )
+    from harness.manifest import ConfigError, discover_candidates, load_manifest, select_spikes
+
+    shipped = {
+        v.variant: v.description for v in load_manifest(REPO / "spikes" / "flask").variants()
+    }
     data = inventory(spikes)
     assert data["spikes"][0]["variants"] == {
-        "gthread": "gunicorn gthread workers, SPIKE_THREADS threads each",
+        **shipped,
         "async": "Flask 3 async views",
         "raw-sql": "psycopg without the ORM",
     }
-    from harness.manifest import ConfigError, discover_candidates, select_spikes
-
     found = {c.name: c for c in discover_candidates(spikes)}
-    assert list(found) == ["flask", "flask@gthread", "flask@async", "flask@raw-sql"]
-    assert found["flask@raw-sql"].features == ("quote",) and found["flask@async"].features == ()
+    assert list(found) == [
+        "flask",
+        *(f"flask@{v}" for v in shipped),
+        "flask@async",
+        "flask@raw-sql",
+    ]
+    assert found["flask@raw-sql"].features == ("quote",)
+    assert found["flask@async"].features == found["flask"].features  # inherited
     assert found["flask@async"].spike == "flask" and found["flask@async"].command == "gunicorn x"
     assert [c.name for c in select_spikes(None, spikes)] == ["flask"]
     assert [c.name for c in select_spikes(["flask@async"], spikes)] == ["flask@async"]
     assert [c.name for c in select_spikes(["all"], spikes)] == list(found)
     assert [c.name for c in select_spikes(["flask@async", "all"], spikes)] == [
-        "flask@async", "flask", "flask@gthread", "flask@raw-sql",
+        "flask@async", *(n for n in found if n != "flask@async"),
     ]  # fmt: skip
     manifest.write_text(manifest.read_text() + '[variants.bad]\ndescription = "no command"\n')
     with pytest.raises(ConfigError, match=r"\[variants.bad\] needs a command"):
