@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 # make bench SPIKES="flask fastapi" SCENARIOS=read_heavy TRIALS=5 RUNTIME=local ARGS="--quick"
+# SPIKES unset: decision.toml [shortlist] candidates; SPIKES=all: every spike and variant.
 SPIKES    ?=
 SCENARIOS ?=
 TRIALS    ?=
@@ -57,8 +58,13 @@ lint: $(STAMP)
 # it runs that test where podman is already installed and says how to enable it where not.
 CONTAINERS ?=
 
+# TEST_WORKERS=2: pytest-xdist workers for everything but the measuring tests (`serial`: they run
+# benchmarks and judge their validity), which run after it, alone. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+
 test: lint browser-check wrk-check
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "not slow and not serial" -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q -m "serial and not slow"
 	@if CONTAINERS="$(CONTAINERS)" .ci/podman/available.sh; then \
 		$(MAKE) --no-print-directory test-containers; fi
 

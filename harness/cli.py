@@ -110,7 +110,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "--spikes",
         type=csv_list,
         help="comma-separated candidates: spikes and variants (flask@gthread); `all` = every "
-        "spike and variant (default: the spikes without their variants)",
+        "spike and variant (default: decision.toml [shortlist] candidates)",
     )
     p.add_argument(
         "--scenarios",
@@ -236,6 +236,13 @@ def team_slo() -> float:
     return float(value) if isinstance(value, int | float) and value > 0 else 100.0
 
 
+def shortlist(spikes_dir: Path) -> list[str] | None:
+    """What the team decides between (decision.toml [shortlist]); None: every spike."""
+    from harness.decide.criteria import DEFAULT_CRITERIA, load_shortlist
+
+    return load_shortlist(DEFAULT_CRITERIA, spikes_dir) or None
+
+
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     from harness.run.progress import ConsoleProgress
     from harness.run.runconfig import BenchConfig
@@ -246,6 +253,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
     spikes = args.spikes
     if args.aa and not spikes:
         spikes = [args.aa]  # `--aa flask` alone: an A/A run of flask against itself
+    if not spikes:
+        spikes = shortlist(args.spikes_dir)
     config = BenchConfig(
         spikes=spikes,
         scenarios=args.scenarios,
@@ -372,8 +381,12 @@ def print_summary(console: Console, run: dict[str, Any]) -> None:
     if interleaved:
         cols.append("vs best [95% CI]")
     cols += ["p50 ms", "p99 ms", "app CPU ms/req", "DB CPU ms/req", "peak RSS MiB", "notes"]
-    for col in cols:
-        table.add_column(col)
+    longest = max(map(len, rd.spike_names(run)), default=5)
+    for col in cols:  # names whole on one line (13+ candidates, `django_ninja@gthread`)
+        if col in ("scenario", "spike"):
+            table.add_column(col, no_wrap=True, min_width=longest if col == "spike" else None)
+        else:
+            table.add_column(col, overflow="fold")
     for scenario in rd.scenario_names(run):
         ranks = {s: (r, t) for s, r, t in rd.ranking(run, scenario)}
         order = list(ranks) + [s for s in rd.spike_names(run) if s not in ranks]

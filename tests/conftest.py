@@ -1,8 +1,15 @@
-"""Shared fixtures: one real PostgreSQL per test session, and running spikes on demand."""
+"""Shared fixtures: one real PostgreSQL per test session, and running spikes on demand.
+
+`make test` runs the suite in two parts: everything but the tests that measure the machine on
+2 pytest-xdist workers (`--dist loadgroup`: every test of one spike on one worker, so each spike
+starts once), then the measuring tests alone, so no worker's load can make their slices invalid.
+Each worker is its own session: its own embedded PostgreSQL (own folder, own free port).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +22,32 @@ from harness.run.server import SpikeServer
 from harness.run.spikeenv import ensure_env
 from harness.run.upstream_proc import UpstreamStub
 
-TEST_TEMPLATE = "spikebench_test_template"
+# a worker's own template: with DATABASE_URL, two workers share one server
+TEST_TEMPLATE = "spikebench_test_template" + (
+    f"_{os.environ['PYTEST_XDIST_WORKER']}" if os.environ.get("PYTEST_XDIST_WORKER") else ""
+)
+# Tests that run benchmarks and judge their validity (noisy neighbours, probe speed, slices left
+# out): `make test` runs them after the parallel part, one at a time (marker `serial`).
+MEASURING = {
+    "test_interleave.py",
+    "test_engine_faults.py",
+    "test_open_model.py",
+    "test_loadgen_workers.py",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group each spike's tests (one xdist worker starts it once); mark the measuring tests."""
+    serial = pytest.mark.serial
+    for item in items:
+        if item.path.name in MEASURING:
+            item.add_marker(serial)
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "spike" in params:
+            name = getattr(params["spike"], "name", params["spike"])
+            # no @ in a group name: xdist splits the node id at its last @
+            item.add_marker(pytest.mark.xdist_group(f"spike-{name}".replace("@", "+")))
 TEST_USERS, TEST_ITEMS_PER_USER = 20, 5
 
 

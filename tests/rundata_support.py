@@ -69,3 +69,55 @@ def scale_metric(path: tuple[str, ...], factor: float) -> Callable[[dict[str, An
             m["requests"] = int(round(m["requests"] * factor))
 
     return change
+
+
+# 14 candidates, long variant names among them: what a full `--spikes all` run looks like once
+# the parallel spikes land. Base spikes first, each followed by its variants (discovery order).
+MANY = (
+    "django",
+    "django@gthread",
+    "django_ninja",
+    "django_ninja@gthread",
+    "falcon",
+    "fastapi",
+    "fastapi@granian",
+    "flask",
+    "flask@gthread",
+    "litestar",
+    "litestar@granian",
+    "quart@hypercorn",
+    "sanic",
+    "starlette",
+)
+
+
+def many_candidates(names: tuple[str, ...] = MANY) -> dict[str, Any]:
+    """The committed run widened to `names`: each a renamed copy of flask's or fastapi's trials
+    (alternately), throughput and p99 scaled by its own factor so every candidate differs."""
+    base = load_data()
+    sources = list(base["spikes"])
+    out = copy.deepcopy(base)
+    out["spikes"], out["trials"], out["inspection"] = {}, [], {}
+    for i, name in enumerate(names):
+        src = sources[i % len(sources)]
+        factor = 0.6 + 0.05 * i
+        record = copy.deepcopy(base["spikes"][src])
+        record["manifest"]["spike"]["name"] = name.split("@")[0]
+        out["spikes"][name] = record
+        out["inspection"][name] = {
+            **base["inspection"][src],
+            "loc": base["inspection"][src]["loc"] + 10 * i,
+        }
+        for t in base["trials"]:
+            if t["spike"] != src:
+                continue
+            trial = copy.deepcopy(t)
+            trial["spike"] = name
+            trial["id"] = f"{i:02d}{t['id']}".replace(src, name.replace("@", "_"))
+            scale_metric(("throughput_rps",), factor)(trial)
+            scale_metric(("latency_ms", "p99"), 2 - factor)(trial)
+            out["trials"].append(trial)
+    out["config"]["spikes"] = list(names)
+    out["aggregates"] = aggregate(out["trials"])
+    validate(out)
+    return out

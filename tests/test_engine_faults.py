@@ -36,12 +36,24 @@ def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
     return done, run
 
 
+def someone_elses(proc: psutil.Process) -> bool:
+    """A living process tree that is not ours started it (an xdist worker beside this one,
+    another checkout's suite or bench on a shared machine). What we leak is either still our
+    descendant or an orphan, re-parented to PID 1: both count."""
+    try:
+        if any(p.pid == os.getpid() for p in proc.parents()):
+            return False
+        return proc.ppid() != 1
+    except psutil.Error:
+        return False
+
+
 def assert_nothing_left(before: set[int]) -> None:
     """No process we started survives: compare with what existed before the run."""
     time.sleep(0.5)
     leftovers = []
     for proc in psutil.process_iter(["pid", "cmdline"]):
-        if proc.pid in before:
+        if proc.pid in before or someone_elses(proc):
             continue
         cmd = " ".join(proc.info["cmdline"] or [])
         if "stub_server.py" in cmd or "locust" in cmd or "spikebench-pg-" in cmd:

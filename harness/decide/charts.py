@@ -14,7 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.decide.chart_style import (
+    bar_labels,
+    many,
+    panel_geometry,
+    plain_log_axis,
+    series_legend,
+    shared_legend,
+    spike_colors,
+    spike_markers,
+    style_legend,
+)
 from harness.results import rundata as rd
+
+__all__ = ["Chart", "all_charts", "spike_colors"]
 
 MIB = 2**20
 DB_COLOUR = "#a0a0a0"
@@ -26,15 +39,6 @@ class Chart:
     title: str
     caption: str
     svg: str
-
-
-def spike_colors(run: dict[str, Any]) -> dict[str, str]:
-    """One colour per spike, the same in every chart (tab10 in run order)."""
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
-
-    cmap = colormaps["tab10"]
-    return {name: to_hex(cmap(i % 10)) for i, name in enumerate(rd.spike_names(run))}
 
 
 def to_svg(fig: Any, chart_id: str, title: str) -> str:
@@ -56,13 +60,16 @@ def to_svg(fig: Any, chart_id: str, title: str) -> str:
     )
 
 
-def _panels(n: int, rows_per: int = 1, height: float = 3.4) -> tuple[Any, list[list[Any]]]:
-    """A figure with one column per scenario (at most 4 per row) and `rows_per` rows each."""
+def _panels(
+    n: int, rows_per: int = 1, height: float = 3.4, candidates: int = 1
+) -> tuple[Any, list[list[Any]]]:
+    """A figure with one column per scenario (at most 4 per row, fewer and wider with many
+    candidates) and `rows_per` rows each."""
     from matplotlib.figure import Figure
 
-    cols = min(max(n, 1), 4)
+    cols, width = panel_geometry(n, candidates)
     blocks = math.ceil(max(n, 1) / cols)
-    fig = Figure(figsize=(3.4 * cols + 0.6, height * rows_per * blocks), layout="constrained")
+    fig = Figure(figsize=(width * cols + 0.6, height * rows_per * blocks), layout="constrained")
     axes = fig.subplots(rows_per * blocks, cols, squeeze=False)
     grid: list[list[Any]] = []
     for i in range(max(n, 1)):
@@ -94,42 +101,15 @@ def _chart(
     scenarios = rd.scenario_names(run)
     colors = spike_colors(run)
     with rc_context({"svg.hashsalt": chart_id, "svg.fonttype": "path", "font.size": 8}):
-        fig, grid = _panels(len(scenarios), rows_per)
+        fig, grid = _panels(len(scenarios), rows_per, candidates=len(colors))
         for cell, scenario in zip(grid, scenarios, strict=False):
             if not draw(cell, scenario, colors):
                 for ax in cell:
                     _no_data(ax)
             cell[0].set_title(scenario)
+        shared_legend(fig, run)
         svg = to_svg(fig, chart_id, title)
     return Chart(chart_id, title, caption, svg)
-
-
-def plain_log_axis(ax: Any) -> None:
-    """A log y axis labelled 10, 20, 50, 100 … in plain numbers (not 4×10²), no minor labels."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
-
-
-def style_legend(ax: Any, entries: list[tuple[Any, str]]) -> None:
-    """Legend swatches made of the bars themselves: one stripe per spike's colour."""
-    from matplotlib.legend_handler import HandlerTuple
-
-    ax.legend(
-        [handle for handle, _ in entries],
-        [label for _, label in entries],
-        handler_map={tuple: HandlerTuple(ndivide=None, pad=0)},
-        handlelength=3.0,
-        fontsize=7,
-    )
-
-
-def _bars(ax: Any, labels: list[str]) -> None:
-    ax.set_xticks(range(len(labels)), labels, rotation=20, ha="right")
-    ax.grid(axis="y", alpha=0.3)
 
 
 def throughput_chart(run: dict[str, Any]) -> Chart:
@@ -156,7 +136,7 @@ def throughput_chart(run: dict[str, Any]) -> Chart:
             color=[colors[n] for n in names],
             error_kw={"elinewidth": 1.2},
         )
-        _bars(ax, names)
+        bar_labels(ax, names)
         ax.set_ylabel("req/s (mean, 95% CI)")
         return True
 
@@ -172,6 +152,7 @@ def throughput_chart(run: dict[str, Any]) -> Chart:
 
 def latency_chart(run: dict[str, Any]) -> Chart:
     labels = ["p50", "p75", "p90", "p95", "p99", "p99.9"]
+    markers = spike_markers(run)
 
     def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
         ax = cell[0]
@@ -184,13 +165,13 @@ def latency_chart(run: dict[str, Any]) -> Chart:
                 ys.append(statistics.median(vals) if vals else math.nan)
             if all(math.isnan(y) for y in ys):
                 continue
-            ax.plot(labels, ys, marker="o", color=colors[spike], label=spike)
+            ax.plot(labels, ys, marker=markers[spike], color=colors[spike], label=spike)
             drawn = True
         if drawn:
             plain_log_axis(ax)
             ax.set_ylabel("latency ms")
             ax.grid(alpha=0.3, which="both")
-            ax.legend(fontsize=7)
+            series_legend(ax, run)
         return drawn
 
     return _chart(
@@ -220,7 +201,7 @@ def cpu_chart(run: dict[str, Any]) -> Chart:
         own = ax.bar(x, app, color=[colors[n] for n in names])
         # one PostgreSQL serves every spike: one colour for it, so the legend can match it
         pg = ax.bar(x, db, bottom=app, color=DB_COLOUR, hatch="//", edgecolor="white")
-        _bars(ax, names)
+        bar_labels(ax, names)
         ax.set_ylabel("CPU ms per request")
         style_legend(ax, [(tuple(own.patches), "app"), (pg.patches[0], "PostgreSQL")])
         return True
@@ -259,11 +240,9 @@ def memory_chart(run: dict[str, Any]) -> Chart:
             hatch="..",
         )
         peak_bars = ax.bar([x + w / 2 for x in xs], peak, w, color=[colors[n] for n in names])
-        _bars(ax, names)
+        bar_labels(ax, names)
         ax.set_ylabel("RSS MiB")
-        style_legend(
-            ax, [(tuple(idle_bars.patches), "idle"), (tuple(peak_bars.patches), "peak")]
-        )
+        style_legend(ax, [(tuple(idle_bars.patches), "idle"), (tuple(peak_bars.patches), "peak")])
         return True
 
     return _chart(
@@ -303,6 +282,7 @@ def timeseries_chart(run: dict[str, Any]) -> Chart:
     cfg = run.get("config") or {}
     warmup = float(cfg.get("warmup_s") or 0.0)
     total = warmup + float(cfg.get("measure_s") or 0.0)
+    markers, marked = spike_markers(run), many(run)
 
     def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
         top, bottom = cell
@@ -317,7 +297,9 @@ def timeseries_chart(run: dict[str, Any]) -> Chart:
                 if not xs:
                     continue
                 label = spike if ax is top else None
-                ax.plot(xs, mid, style, color=colors[spike], label=label, lw=1.4)
+                shape = {"marker": markers[spike], "markevery": max(1, len(xs) // 5), "ms": 4}
+                ax.plot(xs, mid, style, color=colors[spike], label=label, lw=1.4,
+                        **(shape if marked else {}))  # fmt: skip
                 if len(trials) > 1:
                     ax.fill_between(xs, lo, hi, color=colors[spike], alpha=0.12, lw=0)
                 drawn = True
@@ -330,7 +312,7 @@ def timeseries_chart(run: dict[str, Any]) -> Chart:
             top.set_ylabel("req/s")
             bottom.set_ylabel("p99 ms")
             bottom.set_xlabel("seconds (grey: warm-up)")
-            top.legend(fontsize=7)
+            series_legend(top, run)
         return drawn
 
     return _chart(
@@ -385,6 +367,7 @@ def probe_chart(run: dict[str, Any]) -> Chart | None:
 def slices_chart(run: dict[str, Any]) -> Chart:
     """Interleaved runs: every slice's throughput and p99 over the run, one line per spike."""
     t0 = min((s["start"] for s in run.get("slices") or []), default=0.0)
+    markers = spike_markers(run) if many(run) else {}
 
     def draw(cell: list[Any], scenario: str, colors: dict[str, str]) -> bool:
         top, bottom = cell
@@ -396,10 +379,10 @@ def slices_chart(run: dict[str, Any]) -> Chart:
             if not mine:
                 continue
             xs = [(s["start"] - t0) / 60 for s in mine]
-            top.plot(xs, [s["throughput_rps"] for s in mine], ".-", color=colors[spike],
-                     label=spike, lw=1.0, ms=3)  # fmt: skip
+            line = {"color": colors[spike], "lw": 1.0, "ms": 3, "marker": markers.get(spike, ".")}
+            top.plot(xs, [s["throughput_rps"] for s in mine], "-", label=spike, **line)
             bottom.plot(xs, [math.nan if s["p99_ms"] is None else s["p99_ms"] for s in mine],
-                        ".-", color=colors[spike], lw=1.0, ms=3)  # fmt: skip
+                        "-", **line)  # fmt: skip
             drawn = True
         if drawn:
             for ax in (top, bottom):
@@ -407,7 +390,7 @@ def slices_chart(run: dict[str, Any]) -> Chart:
             top.set_ylabel("req/s")
             bottom.set_ylabel("p99 ms")
             bottom.set_xlabel("minutes into the run")
-            top.legend(fontsize=7)
+            series_legend(top, run)
         return drawn
 
     return _chart(

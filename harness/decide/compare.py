@@ -184,6 +184,24 @@ def _mean(values: list[float], metric: str) -> str:
     return f"{m:.2f}" if m < 10 else f"{m:.1f}"
 
 
+MANY_CANDIDATES = 5  # more: significant changes are also listed together, before the details
+ICON = {"better": "✅ better", "worse": "❌ worse"}
+
+
+def _row(r: Row) -> str:
+    change = "–" if r.change is None else f"{r.change:+.1%}"
+    p = "–" if r.p is None else f"{r.p:.3f}"
+    if r.ci is not None:
+        p = f"[{r.ci[0]:+.1%}, {r.ci[1]:+.1%}]"
+    if r.judged_on == "relative":
+        change += " rel"
+    return (
+        f"| {r.spike} | {LABELS[r.metric]} | {_mean(r.base, r.metric)} ({len(r.base)}) | "
+        f"{_mean(r.cand, r.metric)} ({len(r.cand)}) | {change} | {p} | "
+        f"{ICON.get(r.verdict, r.verdict)} |"
+    )
+
+
 def render(
     a: dict[str, Any],
     b: dict[str, Any],
@@ -245,26 +263,16 @@ def render(
             )
         )
     out.append("")
-    icon = {"better": "✅ better", "worse": "❌ worse"}
+    head = "| spike | metric | baseline (n) | candidate (n) | change | p / 95% CI | verdict |"
+    rule = "|---|---|---|---|---|---|---|"
+    if significant and len(set(r.spike for r in rows)) > MANY_CANDIDATES:
+        # many candidates: the per-scenario tables run to hundreds of rows; what changed first
+        out += ["### Significant changes", "", "| scenario " + head, "|---" + rule]
+        out += [f"| {r.scenario} {_row(r)}" for r in significant]
+        out.append("")
     for scenario in dict.fromkeys(r.scenario for r in rows):
-        out += [
-            f"### {scenario}",
-            "",
-            "| spike | metric | baseline (n) | candidate (n) | change | p / 95% CI | verdict |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for r in (r for r in rows if r.scenario == scenario):
-            change = "–" if r.change is None else f"{r.change:+.1%}"
-            p = "–" if r.p is None else f"{r.p:.3f}"
-            if r.ci is not None:
-                p = f"[{r.ci[0]:+.1%}, {r.ci[1]:+.1%}]"
-            if r.judged_on == "relative":
-                change += " rel"
-            out.append(
-                f"| {r.spike} | {LABELS[r.metric]} | {_mean(r.base, r.metric)} ({len(r.base)}) | "
-                f"{_mean(r.cand, r.metric)} ({len(r.cand)}) | {change} | {p} | "
-                f"{icon.get(r.verdict, r.verdict)} |"
-            )
+        out += [f"### {scenario}", "", head, rule]
+        out += [_row(r) for r in rows if r.scenario == scenario]
         out.append("")
     one_sided = sorted(
         set(rd.spike_names(a)) ^ set(rd.spike_names(b))

@@ -35,6 +35,7 @@ DEFAULT_LOC_SHARE = 0.4
 SUM_TOLERANCE = 0.001
 DRAWS, SEED, CONCENTRATION = 1000, 20240101, 50.0
 DECISION_MD, SCORE_JSON = "decision.md", "score.json"
+SEED_CANDIDATES = ("django", "fastapi", "flask", "litestar")  # the shortlist without [shortlist]
 
 
 # -- the criteria file ------------------------------------------------------------------------
@@ -58,6 +59,7 @@ class Criteria:
     slo_p99_ms: float = 100.0  # [performance]: the latency SLO capacity is judged against
     expected_rps: float | None = None  # [performance]: the load to size for
     vcpu_hour_price: float | None = None  # [performance]: for the monthly cost in sizing
+    shortlist: tuple[str, ...] = ()  # [shortlist] candidates: what the team decides between
 
 
 def _check_weights(path: Path, section: str, weights: dict[str, Any], known: set[str]) -> None:
@@ -81,17 +83,57 @@ def _check_weights(path: Path, section: str, weights: dict[str, Any], known: set
 
 
 def known_frameworks(spikes_dir: Path = SPIKES_DIR) -> set[str]:
-    return {p.parent.name for p in spikes_dir.glob("*/spike.toml")}
+    """What [frameworks.<name>] may name: a spike, or a variant with scores of its own."""
+    return {p.parent.name for p in spikes_dir.glob("*/spike.toml")} | set(
+        known_candidates(spikes_dir)
+    )
 
 
 def known_scenarios(scenarios_dir: Path = SCENARIOS_DIR) -> set[str]:
     return {p.stem for p in scenarios_dir.glob("*.toml")}
 
 
+def known_candidates(spikes_dir: Path = SPIKES_DIR) -> list[str]:
+    """Every spike and variant name (`flask`, `flask@gthread`), in discovery order."""
+    from harness.manifest import discover_candidates
+
+    return [c.name for c in discover_candidates(spikes_dir)]
+
+
+def parse_shortlist(path: Path, data: dict[str, Any], known: list[str] | None) -> tuple[str, ...]:
+    """[shortlist] candidates, checked against the candidates there are. Without the section:
+    the seed candidates that exist (none there: empty, i.e. every spike)."""
+    known = known_candidates() if known is None else known
+    table = data.get("shortlist")
+    if table is None:
+        return tuple(c for c in SEED_CANDIDATES if c in known)
+    names = table.get("candidates") if isinstance(table, dict) else None
+    extra = sorted(set(table) - {"candidates"}) if isinstance(table, dict) else []
+    if extra:
+        raise ConfigError(f"{path}: unknown [shortlist] keys {extra}; only candidates")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f'{path}: [shortlist] candidates must be a list of names, e.g. ["flask"]')
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown candidates {unknown} in [shortlist]; known: {sorted(known)}"
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: [shortlist] candidates names one candidate twice")
+    return tuple(names)
+
+
+def load_shortlist(path: Path = DEFAULT_CRITERIA, spikes_dir: Path = SPIKES_DIR) -> list[str]:
+    """The shortlist alone, for `bench` (which needs none of the scoring sections valid)."""
+    data = read_toml(path, "") if path.exists() else {}
+    return list(parse_shortlist(path, data, known_candidates(spikes_dir)))
+
+
 def load_criteria(
     path: Path = DEFAULT_CRITERIA,
     frameworks: set[str] | None = None,
     scenarios: set[str] | None = None,
+    candidates: list[str] | None = None,
 ) -> Criteria:
     """Read and validate decision.toml; every problem is a ConfigError naming file and key."""
     frameworks = known_frameworks() if frameworks is None else frameworks
@@ -103,7 +145,15 @@ def load_criteria(
     )
     unknown_sections = sorted(
         set(data)
-        - {"decision", "weights", "scenarios", "ease_of_development", "frameworks", "performance"}
+        - {
+            "decision",
+            "weights",
+            "scenarios",
+            "ease_of_development",
+            "frameworks",
+            "performance",
+            "shortlist",
+        }
     )
     if unknown_sections:
         raise ConfigError(f"{path}: unknown sections {unknown_sections}")
@@ -166,6 +216,5 @@ def load_criteria(
         slo_p99_ms=float(perf.get("slo_p99_ms", 100.0)),
         expected_rps=float(perf["expected_rps"]) if "expected_rps" in perf else None,
         vcpu_hour_price=float(perf["vcpu_hour_price"]) if "vcpu_hour_price" in perf else None,
+        shortlist=parse_shortlist(path, data, candidates),
     )
-
-

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.decide.criteria import CLI, CRITERIA, DRAWS, FRAGILE_DELTA, FRAGILE_SHARE, LABELS
 from harness.decide.report_capacity import capacity_sentences
-from harness.decide.score import ranking_markdown, sensitivity_markdown
+from harness.decide.score import judgements, ranking_markdown, sensitivity_markdown
 from harness.decide.sizing import sizing
 from harness.results import rundata as rd
 
@@ -178,7 +178,7 @@ def measured_points(run: dict[str, Any], spike: str) -> list[Point]:
 def judged_points(matrix: Matrix, spike: str) -> list[Point]:
 
     out: list[Point] = []
-    for crit, j in matrix.criteria.judged[spike].items():
+    for crit, j in (judgements(matrix.criteria, spike) or {}).items():
         kind = "Good" if j.score >= 4 else "Bad" if j.score <= 2 else "Neutral"
         out.append((kind, f"{LABELS[crit]} {j.score}/5 (team's judgement): {j.rationale}"))
     return out
@@ -206,6 +206,23 @@ def option_line(run: dict[str, Any], spike: str) -> str:
         f"{server}, {p.get('orm', '?')}, {p.get('driver', '?')}, "
         f"validation {p.get('validation') or '?'}"
     )
+
+
+def shortlist_text(matrix: Matrix) -> str:
+    """Which considered options the team shortlisted, which the run added, which it lacks."""
+    listed, measured = list(matrix.criteria.shortlist), list(matrix.scores)
+    name = f"`{matrix.criteria.path.name}` [shortlist]"
+    if not listed:
+        return f"{name} names no candidates: every measured candidate is an option."
+    on = [s for s in measured if s in listed]
+    off = [s for s in measured if s not in listed]
+    absent = [s for s in listed if s not in measured]
+    text = f"On the shortlist ({name}): {', '.join(f'`{s}`' for s in on) or 'none of them'}."
+    if off:
+        text += f" Measured beyond it: {', '.join(f'`{s}`' for s in off)}."
+    if absent:
+        text += f" Shortlisted but not in this run: {', '.join(f'`{s}`' for s in absent)}."
+    return text
 
 
 def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str, float]) -> str:
@@ -266,6 +283,8 @@ def decision_record(matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str,
         "## Considered Options",
         "",
         *[f"* {option_line(run, s)}" for s in matrix.scores],
+        "",
+        shortlist_text(matrix),
         "",
         "## Decision Outcome",
         "",

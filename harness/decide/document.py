@@ -109,6 +109,7 @@ th,td{border:1px solid #d0d0d0;padding:.25rem .5rem;text-align:left;vertical-ali
 th{background:#f3f3f3}tr.flag td,tr.invalid td{background:#fff4e0}
 p.flag,ul.flag{color:#8a4b00}p.caption{color:#555;font-size:12px;margin-top:0}
 figure{margin:0}svg.chart{max-width:100%;height:auto}
+div.table{overflow-x:auto;max-width:100%}td:first-child{white-space:nowrap}
 pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;white-space:pre-wrap}
 """
 
@@ -146,8 +147,9 @@ def render_html(blocks: list[Block], title: str) -> str:
                 rows.append(
                     f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
                 )
-            body.append(
-                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            body.append(  # a wide table scrolls inside its box; the page never does
+                f'<div class="table"><table><thead><tr>{head}</tr></thead>'
+                f"<tbody>{''.join(rows)}</tbody></table></div>"
             )
         elif isinstance(b, Code):
             body.append(f"<pre><code>{html.escape(b.text)}</code></pre>")
@@ -159,5 +161,3 @@ def render_html(blocks: list[Block], title: str) -> str:
         + "\n".join(body)
         + "\n</body>\n</html>\n"
     )
-
-

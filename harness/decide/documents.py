@@ -16,6 +16,7 @@ from harness.decide.criteria import (
     DECISION_MD,
     DEFAULT_CRITERIA,
     SCORE_JSON,
+    known_candidates,
     known_frameworks,
     known_scenarios,
     load_criteria,
@@ -82,8 +83,9 @@ def score_folder(
     run = load_run(folder)
     criteria = load_criteria(
         criteria_path,
-        known_frameworks() | set(rd.candidates(run)),
+        known_frameworks() | {c for name in rd.candidates(run) for c in (name, name.split("@")[0])},
         known_scenarios() | set(rd.scenario_names(run)),
+        known_candidates() + rd.candidates(run),
     )
     matrix = score_run(run, criteria)
     flips, wins = weight_flips(matrix), dirichlet_wins(matrix)

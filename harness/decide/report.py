@@ -138,7 +138,7 @@ def summary(run: dict[str, Any]) -> list[Block]:
             f"Every figure is the {rd.estimator(run)}; the terminal summary, compare, score and "
             "the decision record use the same. "
             + (
-                "Ranked by the paired comparisons: \"vs best\" is the throughput ratio to the "
+                'Ranked by the paired comparisons: "vs best" is the throughput ratio to the '
                 "scenario's best within the same cycles. ≈ marks a rank the run cannot separate "
                 "from the one above (its interval includes no difference, or the difference is "
                 "below the run's resolution)."
@@ -281,6 +281,9 @@ def _cell(value: Any) -> str:
     return "–" if value in (None, "") else str(value)
 
 
+WIDE = 5  # more candidates than this: one row per candidate instead of one column each
+
+
 def parity(run: dict[str, Any]) -> list[Block]:
     spikes = rd.spike_names(run)
     records = run.get("spikes") or {}
@@ -289,11 +292,23 @@ def parity(run: dict[str, Any]) -> list[Block]:
         for label, path in PARITY_ROWS
     ]
     shared = ", ".join(f"{k}={v}" for k, v in (run.get("parity") or {}).items())
-    return [
+    blocks: list[Block] = [
         Heading(2, "Parity"),
         Para(f"Shared settings (spikes/parity.toml): {shared}."),
-        Table(["setting", *spikes], rows),
     ]
+    if len(spikes) <= WIDE:
+        return [*blocks, Table(["setting", *spikes], rows)]
+    # many candidates: a column per candidate would run off the page; settings all share are
+    # said once, the rest is one row per candidate with a column per differing setting
+    same = [r for r in rows if len(set(r[1:])) == 1]
+    differ = [r for r in rows if len(set(r[1:])) > 1]
+    if same:
+        blocks.append(Para("The same for every candidate: " + "; ".join(
+            f"{r[0]} {r[1]}" for r in same) + "."))  # fmt: skip
+    if differ:
+        table = [[s, *[r[1 + i] for r in differ]] for i, s in enumerate(spikes)]
+        blocks.append(Table(["candidate", *[r[0] for r in differ]], table))
+    return blocks
 
 
 def build(run: dict[str, Any], charts: list[Chart] | None = None) -> list[Block]:

@@ -40,6 +40,7 @@ from harness.decide.criteria import (
     LABELS,
     SEED,
     Criteria,
+    Judgement,
 )
 from harness.errors import ConfigError
 from harness.results import rundata as rd
@@ -214,6 +215,12 @@ class Matrix:
         return self.ranking()[0][0]
 
 
+def judgements(criteria: Criteria, candidate: str) -> dict[str, Judgement] | None:
+    """The team's scores of a candidate; a variant (`flask@gthread`) without its own
+    [frameworks."flask@gthread"] shares its spike's: same framework, same code."""
+    return criteria.judged.get(candidate) or criteria.judged.get(candidate.split("@")[0])
+
+
 def inherit_judgements(run: dict[str, Any], criteria: Criteria) -> Criteria:
     """A variant (`flask@gthread`) is its spike's code and framework: unless decision.toml
     judges it by its own name, it takes its spike's hand-given scores."""
@@ -228,7 +235,7 @@ def inherit_judgements(run: dict[str, Any], criteria: Criteria) -> Criteria:
 def score_run(run: dict[str, Any], criteria: Criteria) -> Matrix:
     criteria = inherit_judgements(run, criteria)
     spikes = rd.candidates(run)
-    missing = [s for s in spikes if s not in criteria.judged]
+    missing = [s for s in spikes if judgements(criteria, s) is None]
     if missing:
         raise ConfigError(
             f"{criteria.path}: no scores for spikes {missing} that are in the run; add "
@@ -259,7 +266,7 @@ def score_run(run: dict[str, Any], criteria: Criteria) -> Matrix:
         notes.append(f"no valid trials (scored 0 in that scenario): {', '.join(invalid_only)}")
     scores: dict[str, dict[str, float]] = {}
     for s in spikes:
-        judged = criteria.judged[s]
+        judged = judgements(criteria, s) or {}
         ease = float(judged["ease_of_development"].score)
         if loc is not None:
             ease = (1 - criteria.loc_share) * ease + criteria.loc_share * loc[s]
@@ -343,9 +350,7 @@ def dirichlet_wins(
     thr, p99 = spread(matrix.run, "throughput_rps"), spread(matrix.run, "p99_ms")
     for i in range(draws):
         table = base.copy()
-        perf = performance(
-            matrix.run, matrix.scenario_weights, drawn(thr, rng), drawn(p99, rng)
-        )
+        perf = performance(matrix.run, matrix.scenario_weights, drawn(thr, rng), drawn(p99, rng))
         table[:, perf_col] = [perf[s] for s in names]
         counts[int(np.argmax(samples[i] @ table.T))] += 1
     return {names[i]: float(counts[i]) / draws for i in np.argsort(-counts, kind="stable")}
@@ -370,10 +375,13 @@ def score_json(
         "ranking": [s for s, _ in matrix.ranking()],
         "winner": matrix.winner,
         "judgements": {
-            s: {c: {"score": j.score, "rationale": j.rationale} for c, j in js.items()}
-            for s, js in matrix.criteria.judged.items()
-            if s in matrix.scores
+            s: {
+                c: {"score": j.score, "rationale": j.rationale}
+                for c, j in (judgements(matrix.criteria, s) or {}).items()
+            }
+            for s in matrix.scores
         },
+        "shortlist": list(matrix.criteria.shortlist),
         "notes": matrix.notes,
         "sensitivity": {
             "single_weight": flips,
@@ -434,5 +442,3 @@ def sensitivity_markdown(
         + "."
     )
     return "\n".join(lines)
-
-

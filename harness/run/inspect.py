@@ -1,4 +1,4 @@
-"""`spikebench inspect`: what each spike costs before it serves a request.
+"""`spikebench inspect`: what each candidate (spike or variant) costs before it serves a request.
 
 Lines of code, dependencies, installed size, import time and cold start are part of the decision
 (a framework that needs twice the code or three times the packages costs the team every day), and
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import SpikebenchError
-from harness.manifest import Parity, SpikeManifest, ident, load_parity, select_spikes
+from harness.manifest import ALL, Parity, SpikeManifest, ident, load_parity, select_spikes
 from harness.paths import CONTRACT_DIR, SPIKES_DIR
 from harness.run.spikeenv import SpikeEnv, ensure_env
 
@@ -293,7 +293,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--spikes",
         type=lambda v: [s for s in v.split(",") if s],
         help="comma-separated candidates: spikes or variants (flask@gthread), `all` for every "
-        "one (default: the spikes)",
+        "one (default: all)",
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--no-cold-start", action="store_true", help="skip the server start")
@@ -301,29 +301,33 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.set_defaults(handler=cmd_inspect)
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
+COLUMNS = (
+    "candidate",
+    "server",
+    "LOC (files)",
+    "WebSocket LOC",
+    "direct deps",
+    "installed dists",
+    "venv MiB",
+    "import ms",
+    "cold start s",
+    "notes",
+)
+
+
+def inspect_table(data: dict[str, dict[str, Any]]) -> Any:
+    """One row per candidate; names never wrap or truncate (13+ rows, `django_ninja@gthread`),
+    the numbers are right-aligned, and only the notes fold."""
     from rich.table import Table
 
-    spikes = select_spikes(args.spikes, args.spikes_dir)
-    parity = load_parity(args.spikes_dir / "parity.toml")
-    data = inspect_all(spikes, parity, with_cold_start=not args.no_cold_start)
-    if args.json:
-        print(json.dumps(data, indent=1))
-        return 0
-    table = Table(title="spikebench inspect")
-    for col in (
-        "spike",
-        "server",
-        "LOC (files)",
-        "WebSocket LOC",
-        "direct deps",
-        "installed dists",
-        "venv MiB",
-        "import ms",
-        "cold start s",
-        "notes",
-    ):
-        table.add_column(col)
+    table = Table(title="spikebench inspect", row_styles=["", "dim"] if len(data) > 6 else None)
+    for col in COLUMNS:
+        if col == "candidate":
+            table.add_column(col, no_wrap=True, min_width=max(map(len, data), default=9))
+        elif col in ("notes", "server"):
+            table.add_column(col, overflow="fold", ratio=1 if col == "notes" else None)
+        else:
+            table.add_column(col, justify="right", no_wrap=True)
     for name, row in data.items():
         server = " ".join(str(v) for v in (row.get("server"), row.get("worker_class")) if v)
         table.add_row(
@@ -338,7 +342,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             _fmt(row["cold_start_seconds"], fmt="{:.2f}"),
             "; ".join(e.splitlines()[0] for e in row["errors"]),
         )
+    return table
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    spikes = select_spikes(args.spikes or [ALL], args.spikes_dir)
+    parity = load_parity(args.spikes_dir / "parity.toml")
+    data = inspect_all(spikes, parity, with_cold_start=not args.no_cold_start)
+    if args.json:
+        print(json.dumps(data, indent=1))
+        return 0
     from harness.console import console
 
-    console().print(table)
+    console().print(inspect_table(data))
     return 0
