@@ -13,21 +13,17 @@ import contextlib
 import random
 import signal
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.errors import SpikeStartError
-from harness.results import slices
 from harness.run import metrics
 from harness.run.dbwork import trial_db_work
 from harness.run.features import UpstreamCPU, share
+from harness.run.live import Live, close_record
 from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
-from harness.run.metadata import utc_now
 from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
 from harness.run.postgres import free_port
-from harness.run.realtime import GRACE_S, realtime_figures
-from harness.run.runtime import SpikeHandle
+from harness.run.realtime import GRACE_S
 from harness.run.seed import load_seed_module
 from harness.run.slicing import (
     Candidate,
@@ -41,38 +37,6 @@ from harness.scenario import Scenario
 
 if TYPE_CHECKING:
     from harness.run.runner import Bench
-
-
-@dataclass
-class Live:
-    """A candidate while its scenario runs."""
-
-    cand: Candidate
-    record: dict[str, Any]
-    raw_dir: Path
-    dbname: str
-    handle: SpikeHandle | None = None
-    loadgen: Loadgen | None = None
-    tail: metrics.RowTail | None = None
-    cpu: TreeCPU = field(default_factory=TreeCPU)
-    lg_cpu: TreeCPU = field(default_factory=TreeCPU)
-    parts: list[metrics.Requests] = field(default_factory=list)
-    measured_s: float = 0.0
-    app_cpu_s: float = 0.0
-    db_cpu_s: float = 0.0
-    peak: tuple[int, int] = (0, 0)
-    idle: tuple[int, int] = (0, 0)
-    dead: bool = False
-
-    def __post_init__(self) -> None:
-        self.home = self.raw_dir  # the trial's raw folder; later epochs write below it
-
-    @property
-    def name(self) -> str:
-        return self.cand.name
-
-    def running(self) -> bool:
-        return not self.dead and self.handle is not None and self.handle.alive()
 
 
 class InterleavedScenario:
@@ -441,62 +405,7 @@ class InterleavedScenario:
         )
 
     def _close_record(self, live: Live) -> None:
-        rec = live.record
-        rec["finished_at"] = utc_now()
-        mine = self.own_slices(live.name)
-        rec["slices"] = len(mine)
-        if live.parts and live.measured_s > 0:
-            reqs = metrics.concat(live.parts)
-            out = metrics.request_metrics(reqs, live.measured_s)
-            n = max(len(reqs), 1)
-            shares = [s["loadgen_busiest_process_share"] for s in mine]
-            others = [s["other_on_sut_share"] for s in mine]
-            out["cpu"] = {
-                "app_ms_per_request": 1000 * live.app_cpu_s / n,
-                "db_ms_per_request": 1000 * live.db_cpu_s / n,
-                "app_cpu_share": live.app_cpu_s / live.measured_s,
-                "db_cpu_share": live.db_cpu_s / live.measured_s,
-                "loadgen_cpu_share": max(shares, default=0.0),
-                "loadgen_busiest_process_share": max(shares, default=0.0),
-                "other_on_sut_share": max(others, default=0.0),
-                "idle_spikes_cpu_share": max(
-                    (s["idle_spikes_cpu_share"] for s in mine), default=0.0
-                ),
-            }
-            upstream = [s["upstream_cpu_share"] for s in mine if s.get("upstream_cpu_share")]
-            if upstream:  # the pricing stub's busiest slice, as for Locust
-                out["cpu"]["upstream_cpu_share"] = max(upstream)
-            out["memory"] = {
-                "idle_rss_bytes": live.idle[0],
-                "idle_pss_bytes": live.idle[1],
-                "peak_rss_bytes": live.peak[0],
-                "peak_pss_bytes": live.peak[1],
-            }
-            out["startup_seconds"] = live.handle.startup_seconds if live.handle else None
-            out["window"] = {
-                "warmup_s": self.cfg.warmup_s,
-                "measure_s": live.measured_s,
-                "measure_start": mine[0]["start"],
-                "measure_end": mine[-1]["end"],
-            }
-            out["timeseries"] = [
-                {
-                    "t": round(s["start"] - self.t0, 3),
-                    "phase": "measure",
-                    "rps": round(s["throughput_rps"], 2),
-                    "p50_ms": s["p50_ms"],
-                    "p99_ms": s["p99_ms"],
-                    "errors": s["failures"],
-                    "users": self.cfg.users or self.scenario.users,
-                }
-                for s in mine
-            ]
-            rec["metrics"] = out
-        elif not rec["invalid_reasons"]:
-            rec["invalid_reasons"].append("no_load")
-        if self.scenario.realtime:
-            rec["realtime"] = realtime_figures(live.home, live.idle[0], live.peak[0])
-        rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
-        if not rec["valid"] and not rec["invalid_reasons"]:
-            rec["invalid_reasons"].append("no_load")
-            rec["error"] = rec["error"] or "no usable slice"
+        close_record(
+            live, self.own_slices(live.name), self.cfg.warmup_s,
+            self.cfg.users or self.scenario.users, self.t0, bool(self.scenario.realtime),
+        )  # fmt: skip

@@ -1,0 +1,119 @@
+"""A candidate while its interleaved scenario runs, and the trial record it leaves.
+
+Split from interleave.py: the scenario drives slices; this is what one candidate accumulates
+over them (across process epochs) and how that becomes its record's metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.results import slices
+from harness.run import metrics
+from harness.run.loadgen import Loadgen
+from harness.run.metadata import utc_now
+from harness.run.monitor import TreeCPU
+from harness.run.realtime import realtime_figures
+from harness.run.runtime import SpikeHandle
+from harness.run.slicing import Candidate
+
+
+@dataclass
+class Live:
+    """A candidate while its scenario runs."""
+
+    cand: Candidate
+    record: dict[str, Any]
+    raw_dir: Path
+    dbname: str
+    handle: SpikeHandle | None = None
+    loadgen: Loadgen | None = None
+    tail: metrics.RowTail | None = None
+    cpu: TreeCPU = field(default_factory=TreeCPU)
+    lg_cpu: TreeCPU = field(default_factory=TreeCPU)
+    parts: list[metrics.Requests] = field(default_factory=list)
+    measured_s: float = 0.0
+    app_cpu_s: float = 0.0
+    db_cpu_s: float = 0.0
+    peak: tuple[int, int] = (0, 0)
+    idle: tuple[int, int] = (0, 0)
+    dead: bool = False
+
+    def __post_init__(self) -> None:
+        self.home = self.raw_dir  # the trial's raw folder; later epochs write below it
+
+    @property
+    def name(self) -> str:
+        return self.cand.name
+
+    def running(self) -> bool:
+        return not self.dead and self.handle is not None and self.handle.alive()
+
+
+def close_record(
+    live: Live,
+    mine: list[dict[str, Any]],
+    warmup_s: float,
+    users: int,
+    t0: float,
+    realtime: bool,
+) -> None:
+    """The candidate's pooled figures from its valid slices, into its trial record."""
+    rec = live.record
+    rec["finished_at"] = utc_now()
+    rec["slices"] = len(mine)
+    if live.parts and live.measured_s > 0:
+        reqs = metrics.concat(live.parts)
+        out = metrics.request_metrics(reqs, live.measured_s)
+        n = max(len(reqs), 1)
+        shares = [s["loadgen_busiest_process_share"] for s in mine]
+        others = [s["other_on_sut_share"] for s in mine]
+        out["cpu"] = {
+            "app_ms_per_request": 1000 * live.app_cpu_s / n,
+            "db_ms_per_request": 1000 * live.db_cpu_s / n,
+            "app_cpu_share": live.app_cpu_s / live.measured_s,
+            "db_cpu_share": live.db_cpu_s / live.measured_s,
+            "loadgen_cpu_share": max(shares, default=0.0),
+            "loadgen_busiest_process_share": max(shares, default=0.0),
+            "other_on_sut_share": max(others, default=0.0),
+            "idle_spikes_cpu_share": max((s["idle_spikes_cpu_share"] for s in mine), default=0.0),
+        }
+        upstream = [s["upstream_cpu_share"] for s in mine if s.get("upstream_cpu_share")]
+        if upstream:  # the pricing stub's busiest slice, as for Locust
+            out["cpu"]["upstream_cpu_share"] = max(upstream)
+        out["memory"] = {
+            "idle_rss_bytes": live.idle[0],
+            "idle_pss_bytes": live.idle[1],
+            "peak_rss_bytes": live.peak[0],
+            "peak_pss_bytes": live.peak[1],
+        }
+        out["startup_seconds"] = live.handle.startup_seconds if live.handle else None
+        out["window"] = {
+            "warmup_s": warmup_s,
+            "measure_s": live.measured_s,
+            "measure_start": mine[0]["start"],
+            "measure_end": mine[-1]["end"],
+        }
+        out["timeseries"] = [
+            {
+                "t": round(s["start"] - t0, 3),
+                "phase": "measure",
+                "rps": round(s["throughput_rps"], 2),
+                "p50_ms": s["p50_ms"],
+                "p99_ms": s["p99_ms"],
+                "errors": s["failures"],
+                "users": users,
+            }
+            for s in mine
+        ]
+        rec["metrics"] = out
+    elif not rec["invalid_reasons"]:
+        rec["invalid_reasons"].append("no_load")
+    if realtime:
+        rec["realtime"] = realtime_figures(live.home, live.idle[0], live.peak[0])
+    rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
+    if not rec["valid"] and not rec["invalid_reasons"]:
+        rec["invalid_reasons"].append("no_load")
+        rec["error"] = rec["error"] or "no usable slice"
