@@ -105,11 +105,11 @@ def test_an_unknown_shortlisted_name_stops_bench(
     import harness.decide.criteria as criteria
 
     path = tmp_path / "decision.toml"
-    path.write_text('[shortlist]\ncandidates = ["flask", "bottle"]\n')
+    path.write_text('[shortlist]\ncandidates = ["flask", "nosuchframework"]\n')
     monkeypatch.setattr(criteria, "DEFAULT_CRITERIA", path)
     assert main(["bench", "--runtime", "local"]) == 2
     err = capsys.readouterr().err
-    assert "unknown candidates ['bottle'] in [shortlist]" in err
+    assert "unknown candidates ['nosuchframework'] in [shortlist]" in err
 
 
 def test_decision_record_says_which_options_were_shortlisted(tmp_path: Path) -> None:
