@@ -20,7 +20,7 @@ from tests.test_engine_faults import FIXTURES, assert_nothing_left
 
 FAST = ["--warmup", "1", "--slice", "0.6", "--lead-in", "0.1", "--min-cycles", "2",
         "--seed-users", "20", "--seed-items", "5", "--scenarios", "read_heavy",
-        "--runtime", "local", "--users", "4"]  # fmt: skip
+        "--runtime", "local", "--users", "4", "--capacity", "none"]  # fmt: skip
 
 
 def bench(
