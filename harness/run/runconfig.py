@@ -46,7 +46,7 @@ class BenchConfig:
     design: str = "interleaved"
     slice_s: float = 3.0  # measured seconds per slice (interleaved)
     lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
-    budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
+    budget_s: float = 12 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
     min_cycles: int = 6
     # process epochs per scenario: each restarts every candidate (README: "Epochs")
