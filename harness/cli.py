@@ -18,9 +18,10 @@ from harness.errors import SpikebenchError
 from harness.paths import RESULTS_DIR, SPIKES_DIR
 
 QUICK = {"trials": 1, "warmup_s": 2.0, "measure_s": 5.0}
-# --quick in the interleaved design: short slices, a small budget, few cycles.
+# --quick in the interleaved design: short slices, a small budget, few cycles, one start per
+# candidate (a smoke run; `--epochs 2` still restarts them).
 QUICK_INTERLEAVED = {"slice_s": 1.5, "lead_in_s": 0.3, "budget_s": 150.0, "min_cycles": 3,
-                     "step_s": 2.0, "equal_load_cycles": 2}
+                     "step_s": 2.0, "equal_load_cycles": 2, "epochs": 1}
 
 
 def duration(value: str) -> float:
@@ -152,7 +153,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-cycles", type=int, help="interleaved: cycles before the resolution "
                    "may stop a scenario (default 6; --quick 3)")  # fmt: skip
     p.add_argument("--epochs", type=int, help="interleaved: times each scenario starts every "
-                   "candidate afresh, the start order reversed each time (default 2)")  # fmt: skip
+                   "candidate afresh, the start order reversed each time (default 2; --quick "
+                   "1)")  # fmt: skip
     p.add_argument(
         "--probe-normalise",
         action="store_true",
