@@ -18,7 +18,7 @@ import pytest
 
 from harness.manifest import FEATURES
 from harness.paths import CONTRACT_DIR
-from tests.conformance.conftest import PASSWORD, Spike, unique_username
+from tests.conformance.conftest import PASSWORD, ExternalServer, Spike, unique_username
 
 CHECKS = ",".join(
     [
@@ -78,6 +78,10 @@ def fuzz(spike: Spike, examples: int, tmp_path: Path) -> tuple[int, str]:
     ]
     for feature in FEATURES:  # contract v2 operations are tagged with their feature
         if spike.manifest is None or not spike.manifest.supports(feature):
+            cmd += ["--exclude-tag", feature]
+        elif feature == "quote" and isinstance(spike.server, ExternalServer):
+            # the suite's pricing stub listens on this host's loopback, which a container cannot
+            # reach: every quote would be the contract's 502, a 5xx the fuzz checks refuse
             cmd += ["--exclude-tag", feature]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     output = done.stdout + done.stderr
