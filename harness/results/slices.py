@@ -62,6 +62,11 @@ def value(s: dict[str, Any], metric: str, probe_median: float | None, normalise:
     return v * factor if metric == "throughput_rps" else v / factor
 
 
+def closed_slices(slices: Sequence[dict[str, Any]], scenario: str) -> list[dict[str, Any]]:
+    """The scenario's closed-loop slices (capacity and equal-load steps carry a `phase`)."""
+    return [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+
+
 def cycle_table(
     slices: Sequence[dict[str, Any]],
     scenario: str,
@@ -70,7 +75,7 @@ def cycle_table(
     normalise: bool = False,
 ) -> dict[str, list[float | None]]:
     """spike → value per cycle (None where that spike's slice is missing or unusable)."""
-    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+    mine = closed_slices(slices, scenario)
     cycles = sorted({s["cycle"] for s in mine})
     med = median_probe(mine)
     table: dict[str, list[float | None]] = {sp: [None] * len(cycles) for sp in spikes}
@@ -83,7 +88,7 @@ def cycle_table(
 
 def cycle_epochs(slices: Sequence[dict[str, Any]], scenario: str) -> list[int]:
     """The process epoch of each cycle, in cycle_table's order (1 for runs before epochs)."""
-    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+    mine = closed_slices(slices, scenario)
     epoch = {s["cycle"]: int(s.get("epoch") or 1) for s in mine}
     return [epoch[c] for c in sorted(epoch)]
 
@@ -187,7 +192,7 @@ def aggregates(
     """run.json aggregates for the interleaved design: per-cycle metrics with bootstrap CIs;
     memory and startup (one process per spike and scenario) from the spike's record."""
     out = []
-    mine = [s for s in slices if s["scenario"] == scenario and s.get("phase") is None]
+    mine = closed_slices(slices, scenario)
     for sp in spikes:
         own = [s for s in mine if s["spike"] == sp]
         metrics = {
