@@ -123,13 +123,17 @@ class InterleavedScenario:
             self.lives.append(Live(cand, record, raw_dir, ""))
         self._launch_all()
 
+    def _let_events_arrive(self) -> None:
+        """realtime: the last slice's events are still on their way when its processes stop."""
+        if self.scenario.realtime:
+            time.sleep(GRACE_S)
+
     def _restart_all(self) -> None:
         """Stop every candidate's processes and database copy, then launch them anew, the last
         started first (a start-order effect then cancels between epochs)."""
         b = self.bench
         assert b.db is not None
-        if self.scenario.realtime:  # the last slice's events are still on their way
-            time.sleep(GRACE_S)
+        self._let_events_arrive()
         for live in self.lives:
             if live.loadgen is not None:
                 live.loadgen.stop()
@@ -366,8 +370,7 @@ class InterleavedScenario:
 
     def _close_all(self) -> None:
         b = self.bench
-        if self.scenario.realtime:  # the last slice's events are still on their way
-            time.sleep(GRACE_S)
+        self._let_events_arrive()
         for live in self.lives:
             with contextlib.suppress(Exception):
                 if live.loadgen is not None:
