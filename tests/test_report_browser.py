@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,6 +76,30 @@ def run_chromium(args: list[str], tmp: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+def probe_dom(report: Path, script: str, tmp: Path) -> Any:
+    """What a probe <script> wrote into <pre id="probe"> once headless Chromium laid it out."""
+    probed = tmp / "probed.html"
+    probed.write_text(report.read_text().replace("</body>", script + "\n</body>"))
+    done = run_chromium(
+        ["--dump-dom", "--virtual-time-budget=5000", "--window-size=1280,2000", probed.as_uri()],
+        tmp,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    m = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert m, f"probe did not run; DOM starts {done.stdout[:500]!r}"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+def pixels_near(counts: dict[tuple[int, ...], int], hex_colour: str, tolerance: int = 6) -> int:
+    """Pixels of a screenshot within `tolerance` of a chart colour, per channel."""
+    rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(
+        n
+        for c, n in counts.items()
+        if max(abs(a - b) for a, b in zip(c, rgb, strict=True)) <= tolerance
+    )
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = copy_data(tmp_path_factory.mktemp("browser") / "run")
@@ -84,16 +109,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_charts_render_with_size_and_drawn_paths(report: Path, tmp_path: Path) -> None:
-    probed = tmp_path / "probed.html"
-    probed.write_text(report.read_text().replace("</body>", PROBE + "\n</body>"))
-    done = run_chromium(
-        ["--dump-dom", "--virtual-time-budget=5000", "--window-size=1280,2000", probed.as_uri()],
-        tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    m = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
-    assert m, f"probe did not run; DOM starts {done.stdout[:500]!r}"
-    boxes = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    boxes = probe_dom(report, PROBE, tmp_path)
     headings, lead, links = boxes.pop("headings"), boxes.pop("lead"), boxes.pop("links")
     assert set(boxes) == set(CHART_IDS)
     # the decision comes first, on the first screen, above every chart and table of evidence
@@ -122,10 +138,5 @@ def test_screenshot_is_not_blank_and_shows_each_spike(report: Path, tmp_path: Pa
     total = image.size[0] * image.size[1]
     assert 1 - counts.get((255, 255, 255), 0) / total > 0.03  # enough ink on the page
     for spike, hex_colour in spike_colors(load_data()).items():
-        rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-        near = sum(
-            n
-            for c, n in counts.items()
-            if max(abs(a - b) for a, b in zip(c, rgb, strict=True)) <= 6
-        )
+        near = pixels_near(counts, hex_colour)
         assert near > 2000, f"{spike}'s colour {hex_colour} barely on screen ({near} px)"

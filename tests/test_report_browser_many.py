@@ -3,8 +3,6 @@ scroll inside their own box), every chart fits the page, and every candidate's c
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from harness.decide.charts import spike_colors
 from harness.decide.documents import write_documents
 from tests.rundata_support import many_candidates, write_run
 from tests.test_many_candidates import CRITERIA
-from tests.test_report_browser import run_chromium
+from tests.test_report_browser import pixels_near, probe_dom, run_chromium
 
 PROBE = """<script>
 window.addEventListener('load', () => {
@@ -44,16 +42,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_fourteen_candidates_fit_the_page(report: Path, tmp_path: Path) -> None:
-    probed = tmp_path / "probed.html"
-    probed.write_text(report.read_text().replace("</body>", PROBE + "\n</body>"))
-    done = run_chromium(
-        ["--dump-dom", "--virtual-time-budget=5000", "--window-size=1280,2000", probed.as_uri()],
-        tmp_path,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    m = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
-    assert m, f"probe did not run; DOM starts {done.stdout[:500]!r}"
-    seen = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    seen = probe_dom(report, PROBE, tmp_path)
     assert seen["page"] <= seen["view"], f"the page scrolls sideways: {seen['page']} px"
     assert len(seen["charts"]) == 5
     for chart, box in seen["charts"].items():
@@ -69,6 +58,5 @@ def test_every_candidate_colour_is_on_screen(report: Path, tmp_path: Path) -> No
     assert shot.exists()
     counts = {rgb: n for n, rgb in Image.open(shot).convert("RGB").getcolors(1 << 22) or []}
     for spike, hex_colour in spike_colors(many_candidates()).items():
-        rgb = tuple(int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-        near = sum(n for c, n in counts.items() if max(map(abs, map(int.__sub__, c, rgb))) <= 6)
+        near = pixels_near(counts, hex_colour)
         assert near > 300, f"{spike}'s colour {hex_colour} barely on screen ({near} px)"
