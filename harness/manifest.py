@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 import string
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,10 @@ class SpikeManifest:
 
     def supports(self, feature: str) -> bool:
         return feature in self.features
+
+    def supports_all(self, features: Iterable[str]) -> bool:
+        """Can it run a scenario that requires these features (Scenario.requires)?"""
+        return all(f in self.features for f in features)
 
     def variants(self) -> list[SpikeManifest]:
         """The `[variants.<name>]` of this spike: same app code, another server or worker class."""

@@ -361,7 +361,7 @@ class Bench(TrialsDesign):
     def supporting(self, scenario: Scenario) -> list[Any]:
         """The candidates whose manifest lists every feature the scenario requires; the others
         are recorded (analysis.<scenario>.not_supported) and said, not run and not failed."""
-        ok = [c for c in self.candidates if all(c.manifest.supports(f) for f in scenario.requires)]
+        ok = [c for c in self.candidates if c.manifest.supports_all(scenario.requires)]
         lacking = [c.name for c in self.candidates if c not in ok]
         if lacking:
             self.run["analysis"].setdefault(scenario.name, {})["not_supported"] = lacking

@@ -54,12 +54,7 @@ def plan_trials(
     plan = []
     for round_no in range(1, trials + 1):
         # a candidate lacking a feature the scenario requires is "not supported": not planned
-        pairs = [
-            (sp, sc)
-            for sc in scenarios
-            for sp in spikes
-            if all(sp.supports(f) for f in sc.requires)
-        ]
+        pairs = [(sp, sc) for sc in scenarios for sp in spikes if sp.supports_all(sc.requires)]
         rng.shuffle(pairs)
         plan.extend((round_no, sp, sc) for sp, sc in pairs)
     return plan
@@ -108,7 +103,7 @@ class TrialsDesign:
             self.spikes, self.scenarios, self.config.trials, int(self.config.order_seed or 0)
         )
         for sc in self.scenarios:  # not planned for lacking a feature: said and recorded
-            lacking = [s.name for s in self.spikes if not all(s.supports(f) for f in sc.requires)]
+            lacking = [s.name for s in self.spikes if not s.supports_all(sc.requires)]
             if lacking:
                 self.run["analysis"][sc.name] = {
                     "not_supported": lacking, "stop_reason": "trials design: not planned for them",
