@@ -21,7 +21,8 @@ QUICK = {"trials": 1, "warmup_s": 2.0, "measure_s": 5.0}
 # --quick in the interleaved design: short slices, a small budget, few cycles, one start per
 # candidate (a smoke run; `--epochs 2` still restarts them).
 QUICK_INTERLEAVED = {"slice_s": 1.5, "lead_in_s": 0.3, "budget_s": 150.0, "min_cycles": 3,
-                     "step_s": 2.0, "equal_load_cycles": 2, "epochs": 1}
+                     "step_s": 2.0, "equal_load_cycles": 2, "epochs": 1,
+                     "max_epochs": 1}
 
 
 def duration(value: str) -> float:
@@ -152,9 +153,13 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    "search or equal-load step (default 4; --quick 2)")  # fmt: skip
     p.add_argument("--min-cycles", type=int, help="interleaved: cycles before the resolution "
                    "may stop a scenario (default 6; --quick 3)")  # fmt: skip
-    p.add_argument("--epochs", type=int, help="interleaved: times each scenario starts every "
-                   "candidate afresh, the start order reversed each time (default 2; --quick "
-                   "1)")  # fmt: skip
+    p.add_argument("--epochs", type=int, help="interleaved: the fewest times each scenario "
+                   "starts every candidate afresh, the start order reversed each time; more "
+                   "follow while the resolution is not reached (default 2; --quick 1)")  # fmt: skip
+    p.add_argument("--max-epochs", type=int, help="interleaved: the most starts per scenario "
+                   "(default 10; --quick 1)")  # fmt: skip
+    p.add_argument("--epoch-cycles", type=int, help="interleaved: cycles after which an epoch "
+                   "ends when another start may follow (default 3)")  # fmt: skip
     p.add_argument(
         "--probe-normalise",
         action="store_true",
@@ -294,7 +299,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         config.budget_s = args.minutes * 60 + 30 * len(config.scenarios)
         config.slice_s, config.lead_in_s = args.slice_s or 30.0, 0.5
         config.min_cycles, config.resolution = 10**6, 0.0  # runs to the end: no early stop
-        config.epochs = 1  # one process for the whole soak: its memory growth is the point
+        # one process for the whole soak: its memory growth is the point
+        config.epochs = config.max_epochs = 1
     if args.command == "capacity":
         config.capacity = list(config.scenarios or []) or ["read_heavy"]
         config.scenarios = config.capacity
@@ -316,6 +322,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         ("lead_in_s", args.lead_in_s),
         ("min_cycles", args.min_cycles),
         ("epochs", args.epochs),
+        ("max_epochs", args.max_epochs),
+        ("epoch_cycles", args.epoch_cycles),
         ("step_s", args.step_s),
         ("equal_load_cycles", None),
     ):

@@ -40,7 +40,7 @@ def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
                       "--min-cycles", "1000")  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     validate(run)
-    assert run["design"] == "interleaved" and run["schema_version"] == 3
+    assert run["design"] == "interleaved" and run["schema_version"] == 4
     crashed = next(t for t in run["trials"] if t["spike"] == "crash_later")
     assert "spike_crashed" in crashed["invalid_reasons"] and "died" in crashed["error"]
     mine = [s for s in run["slices"] if s["spike"] == "crash_later"]
@@ -88,21 +88,29 @@ def test_aa_run_measures_the_resolution_and_the_report_states_it(
 def test_epochs_restart_every_candidate_in_the_reversed_order(
     tmp_path: Path, pids_before: set[int]
 ) -> None:
-    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "20s", "--epochs", "2",
-                      "--min-cycles", "1000")  # fmt: skip
+    """The resolution can never stop it (--min-cycles 1000): epochs of 3 cycles follow each other
+    while the budget pays for a restart, each with the start order reversed; the last runs on."""
+    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "30s", "--epochs", "2",
+                      "--min-cycles", "1000", "--max-epochs", "4")  # fmt: skip
     assert done.returncode in (0, 3), done.stdout + done.stderr
-    assert {s["epoch"] for s in run["slices"]} == {1, 2}
-    first = {s["cycle"] for s in run["slices"] if s["epoch"] == 1}
-    second = {s["cycle"] for s in run["slices"] if s["epoch"] == 2}
-    assert len(first) >= 2 and len(second) >= 2 and max(first) < min(second)
+    epochs = sorted({s["epoch"] for s in run["slices"]})
+    assert len(epochs) >= 3 and epochs == list(range(1, len(epochs) + 1)), epochs
+    cycles = {e: sorted({s["cycle"] for s in run["slices"] if s["epoch"] == e}) for e in epochs}
+    assert all(len(cycles[e]) == 3 for e in epochs[:-1]), cycles  # --epoch-cycles' default
+    assert len(cycles[epochs[-1]]) >= 2
+    assert all(max(cycles[a]) < min(cycles[b]) for a, b in zip(epochs, epochs[1:], strict=False))
     starts = {t["spike"]: t["epoch_starts"] for t in run["trials"]}
-    assert all([e["epoch"] for e in v] == [1, 2] for v in starts.values())
+    assert all([e["epoch"] for e in v] == epochs for v in starts.values())
     for name, other in (("stub_ok", "stub_ok-aa"), ("stub_ok-aa", "stub_ok")):
-        assert [e["order"] for e in starts[name]] == [e["order"] for e in starts[other]][::-1]
+        mine, theirs = [e["order"] for e in starts[name]], [e["order"] for e in starts[other]]
+        assert all(m != t for m, t in zip(mine, theirs, strict=True))  # reversed each epoch
+        assert all(a != b for a, b in zip(mine, mine[1:], strict=False))
     raw = tmp_path / "r" / "raw" / "read_heavy-stub_ok"
-    assert list(raw.glob("requests-*.csv*")) and list((raw / "epoch-2").glob("requests-*.csv*"))
-    assert run["analysis"]["read_heavy"]["epochs"] == 2
-    assert "2 process epochs" in (tmp_path / "r" / "report.md").read_text()
+    assert list(raw.glob("requests-*.csv*")) and list((raw / "epoch-3").glob("requests-*.csv*"))
+    an = run["analysis"]["read_heavy"]
+    assert an["epochs"] == len(epochs) and an["stop_reason"] == "budget spent"
+    assert len(an["restart_seconds"]) == len(epochs) - 1
+    assert f"{len(epochs)} process epochs" in (tmp_path / "r" / "report.md").read_text()
     assert_nothing_left(pids_before)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.results import paired
+from harness.run.epochs import EpochPolicy
 from harness.run.interleave import InterleavedScenario
 from harness.run.slicing import cycle_order
 
@@ -172,10 +173,11 @@ class CapacityScenario(InterleavedScenario):
     def finish_note(self) -> None:
         self.result()["stop_reason"] = self.stop_reason
 
-    def epoch_count(self) -> int:
-        return 1  # a search's steps build on each other; its brackets carry its uncertainty
+    def policy(self) -> EpochPolicy:
+        # a search's steps build on each other; its brackets carry its uncertainty
+        return EpochPolicy(1, 1)
 
-    def _cycles(self) -> None:
+    def _cycles(self, policy: EpochPolicy) -> None:
         b, cfg = self.bench, self.cfg
         name = self.scenario.name
         searches = {lv.name: self._search(lv.name) for lv in self.lives if lv.running()}
@@ -184,8 +186,9 @@ class CapacityScenario(InterleavedScenario):
                       sut_cpus=len(self.sut))  # fmt: skip
         cycle = 0
         self.stop_reason = "searched"
+        walls: list[float] = []  # what one step took, lead-in and pauses included
         while any(not s.done for s in searches.values()):
-            if time.monotonic() > self.end:
+            if time.monotonic() > self.end - self._equal_load_reserve(walls):
                 self.stop_reason = "budget spent during the search"
                 break
             cycle += 1
@@ -196,7 +199,9 @@ class CapacityScenario(InterleavedScenario):
                     searches[cand].max_steps = 0
                     continue
                 search = searches[cand]
+                began = time.monotonic()
                 rec = self._slice(live, cycle, rate=search.rate, seconds=cfg.step_s)
+                walls.append(time.monotonic() - began)
                 verdict, why = judge_step(rec, cfg.slo_p99_ms, cfg.thresholds.error_rate)
                 rec.update(phase="search", verdict=verdict, verdict_reason=why)
                 b.run["slices"].append(rec)
@@ -211,6 +216,14 @@ class CapacityScenario(InterleavedScenario):
                 )
             )
         self._equal_load(searches, result, cycle)
+
+    def _equal_load_reserve(self, walls: list[float]) -> float:
+        """The search ends early enough for the equal-load steps to fit in this scenario's share
+        (they ran past it by up to a minute, which the scenarios after it paid for)."""
+        cfg = self.cfg
+        step = statistics.median(walls) if walls else cfg.step_s + cfg.lead_in_s + 0.3
+        running = sum(1 for lv in self.lives if lv.running())
+        return step * running * cfg.equal_load_cycles * len(cfg.equal_load_fractions)
 
     def _search(self, name: str) -> Search:
         """Start near the candidate's saturated closed-loop throughput when this run measured

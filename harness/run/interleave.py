@@ -15,14 +15,13 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
-from harness.errors import SpikeStartError
-from harness.run import metrics
+from harness.run import launch
 from harness.run.dbwork import trial_db_work
+from harness.run.epochs import EpochPolicy
 from harness.run.features import UpstreamCPU, share
 from harness.run.live import Live, close_record
-from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
+from harness.run.loadgen import LoadgenError
 from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
-from harness.run.postgres import free_port
 from harness.run.realtime import GRACE_S
 from harness.run.seed import load_seed_module
 from harness.run.slicing import (
@@ -63,6 +62,7 @@ class InterleavedScenario:
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
         self.stop_reason = "not started"
+        self.restarts: list[float] = []  # seconds each later epoch's restart took
         if cfg.open_rate:
             self.model = "open"
 
@@ -82,25 +82,34 @@ class InterleavedScenario:
 
     # -- the scenario -------------------------------------------------------------------------
 
-    def epoch_count(self) -> int:
-        return max(1, int(self.cfg.epochs))
+    def policy(self) -> EpochPolicy:
+        cfg = self.cfg
+        return EpochPolicy(max(1, int(cfg.epochs)), int(cfg.max_epochs), int(cfg.epoch_cycles))
 
     def run(self) -> dict[str, Any]:
         """Epoch 1 starts every candidate; each later epoch restarts them all (fresh processes,
         fresh database copies, the start order reversed) so that what belongs to one start of a
-        process is measured as variance instead of being taken for the candidate."""
+        process is measured as variance instead of being taken for the candidate. Epochs go on
+        while the resolution is not reached and the budget pays for another (run/epochs.py)."""
+        policy = self.policy()
         try:
-            epochs = self.epoch_count()
-            for epoch in range(1, epochs + 1):
-                self.epoch = epoch
-                if epoch == 1:
-                    self._start_all()
-                else:
-                    self._restart_all()
-                left = max(self.end - time.monotonic(), 0.0)
-                self.epoch_end = time.monotonic() + left / (epochs - epoch + 1)
-                self._cycles()
-                if self.stop_reason == "no candidate left running":
+            began = time.monotonic()
+            self._start_all()
+            self.restart_s = time.monotonic() - began
+            while True:
+                self.epoch_end = policy.deadline(self.epoch, time.monotonic(), self.end)
+                self._cycles(policy)
+                if self.stop_reason != "epoch full":
+                    if self.stop_reason == "budget spent" and self.epoch < policy.least:
+                        self._next_epoch()  # its share is spent; the minimum still wants a start
+                        continue
+                    break
+                if policy.another(self.epoch, time.monotonic(), self.end, self.restart_s,
+                                  self.cycle_s):  # fmt: skip
+                    self._next_epoch()
+                else:  # no room for another start: this epoch cycles on to the end
+                    self.last_epoch, self.epoch_end = True, self.end
+                    self._cycles(policy)
                     break
         finally:
             self._finish()
@@ -109,132 +118,48 @@ class InterleavedScenario:
     epoch = 1
     epoch_end = 0.0
     cycle = 0  # cycles are numbered across epochs
+    in_epoch = 0
+    last_epoch = False
+    restart_s = 0.0  # what the latest (re)start of every candidate took
+    cycle_s = 0.0  # what the latest cycle took
 
-    def _start_all(self) -> None:
-        b = self.bench
-        assert b.folder is not None
-        for cand in self.cands:
-            trial_id = f"{self.scenario.name}{self.id_suffix}-{cand.name}"
-            raw_dir = b.folder / "raw" / trial_id
-            raw_dir.mkdir(parents=True, exist_ok=True)
-            record = b.new_record(trial_id, len(b.run["trials"]) + 1, 1, cand.name, self.scenario)
-            record["design"] = "interleaved"
-            self.register(record)
-            self.lives.append(Live(cand, record, raw_dir, ""))
-        self._launch_all()
+    def _next_epoch(self) -> None:
+        began = time.monotonic()
+        self.epoch += 1
+        self.in_epoch = 0
+        self._restart_all()
+        self.restart_s = time.monotonic() - began
+        self.restarts.append(round(self.restart_s, 2))
 
-    def _let_events_arrive(self) -> None:
+    def let_events_arrive(self) -> None:
         """realtime: the last slice's events are still on their way when its processes stop."""
         if self.scenario.realtime:
             time.sleep(GRACE_S)
 
+    def _start_all(self) -> None:
+        launch.start_all(self)
+
     def _restart_all(self) -> None:
-        """Stop every candidate's processes and database copy, then launch them anew, the last
-        started first (a start-order effect then cancels between epochs)."""
-        b = self.bench
-        assert b.db is not None
-        self._let_events_arrive()
-        for live in self.lives:
-            if live.loadgen is not None:
-                live.loadgen.stop()
-            if live.handle is not None:
-                live.handle.stop()
-            b.db.drop_database(live.dbname)
-        self.lives.reverse()
-        for live in self.lives:
-            if not live.dead:
-                # raw rows of an epoch stay with its database (DB work divides one by the other)
-                live.raw_dir = live.home / f"epoch-{self.epoch}"
-                live.raw_dir.mkdir(parents=True, exist_ok=True)
-        self._launch_all()
+        launch.restart_all(self)
 
-    def _launch_all(self) -> None:
-        b, run_key = self.bench, self.bench.run_id.replace("-", "_").lower()
-        assert b.db is not None and b.runtime is not None
-        for i, live in enumerate(self.lives, start=1):
-            if live.dead:
-                continue
-            live.dbname = f"sb_{run_key}_{self.number:02d}_{i:02d}_e{self.epoch}"
-            url = b.db.create_database(live.dbname, template=b.template)
-            try:
-                live.handle = b.runtime.start_spike(
-                    live.cand.manifest, url, b.parity, free_port(), self.cfg.sut_cpus,
-                    live.raw_dir / "spike.log",
-                )  # fmt: skip
-            except SpikeStartError as exc:
-                live.dead = True
-                live.record["invalid_reasons"].append("start_failed")
-                live.record["error"] = str(exc)
-                b.progress.warn(f"{live.record['id']}: spike failed to start: {str(exc)[:300]}")
-                continue
-            live.record["command"] = live.handle.command
-            live.record.setdefault("epoch_starts", []).append(
-                {"epoch": self.epoch, "order": i, "startup_seconds": live.handle.startup_seconds}
-            )
-        time.sleep(1.0)  # let the workers settle before the idle reading
-        for live in self.lives:
-            if live.running() and self.epoch == 1:
-                assert live.handle is not None
-                live.idle = tree_memory(live.handle.processes())
-        for live in self.lives:
-            if live.running():
-                self._warm(live)
-        b.save()
-
-    def _warm(self, live: Live) -> None:
-        """Start its Locust with the gate open (users spawn and log in), then pause it."""
-        assert live.handle is not None
-        live.loadgen = Loadgen(
-            self.scenario,
-            live.handle.base_url,
-            live.raw_dir,
-            LoadgenConfig(
-                warmup_s=self.cfg.warmup_s,
-                measure_s=0.0,
-                seed_users=self.cfg.seed_users,
-                seed_items=self.cfg.seed_items,
-                seed_password=load_seed_module().SEED_PASSWORD,
-                random_seed=int(self.cfg.order_seed or 0) + live.record["index"],
-                cpus=self.cfg.loadgen_cpus,
-                users=self.cfg.users,
-                gated=True,
-                run_time_s=max(self.end - time.monotonic(), 0) + 300,
-                model=self.model,
-            ),
-        )
-        if live.loadgen.open:
-            live.loadgen.set_rate(self.warm_rate())
-        live.loadgen.start()
-        live.record["loadgen_command"] = live.loadgen.command
-        live.tail = metrics.RowTail(live.raw_dir)
-        # realtime: every subscriber logs in and opens its socket before the first slice
-        time.sleep(max(self.cfg.warmup_s, float(self.scenario.realtime.get("warmup_s", 0))))
-        try:
-            live.loadgen.pause()
-        except LoadgenError as exc:
-            self._lose(live, "no_load", f"load generator failed in warm-up: {exc}")
-            return
-        live.tail.read()  # warm-up rows are not measured
-        if not live.running():
-            self._lose(live, "spike_crashed", "the spike died during warm-up")
-
-    def _cycles(self) -> None:
-        """Cycles of this epoch: until its share of the budget is spent, or until the scenario's
-        resolution is reached after this epoch's share of --min-cycles."""
+    def _cycles(self, policy: EpochPolicy) -> None:
+        """Cycles of this epoch: until it has its cycles (another start may follow), its time is
+        spent, or the scenario's resolution is reached (run/epochs.py says when it may stop)."""
         b, cfg = self.bench, self.cfg
-        in_epoch, last = 0, None
-        least = -(-cfg.min_cycles // self.epoch_count())
         self.stop_reason = "budget spent"
         while True:
             names = [lv.name for lv in self.lives if lv.running()]
             if not names:
                 self.stop_reason = "no candidate left running"
                 return
-            est = last or len(names) * (cfg.slice_s + cfg.lead_in_s + 0.3)
-            if in_epoch >= 2 and time.monotonic() + est > self.epoch_end:
+            if policy.full(self.epoch, self.in_epoch, self.last_epoch):
+                self.stop_reason = "epoch full"
+                return
+            est = self.cycle_s or len(names) * (cfg.slice_s + cfg.lead_in_s + 0.3)
+            if self.in_epoch >= 2 and time.monotonic() + est > self.epoch_end:
                 return
             self.cycle += 1
-            in_epoch += 1
+            self.in_epoch += 1
             started = time.monotonic()
             rate = cfg.open_rate or (self.scenario.load.rate if self.scenario.open else None)
             for name in cycle_order(names, self.rng):
@@ -243,11 +168,13 @@ class InterleavedScenario:
                     rec = self._slice(live, self.cycle, rate=rate)
                     rec["epoch"] = self.epoch
                     b.run["slices"].append(rec)
-            last = time.monotonic() - started
+            self.cycle_s = time.monotonic() - started
             analysis = b.analyse(self.scenario.name, [c.name for c in self.cands])
             b.save()
             b.progress.message(self._cycle_line(self.cycle, analysis))
-            if in_epoch >= least and analysis.get("resolution_reached"):
+            if analysis.get("resolution_reached") and policy.may_stop(
+                self.epoch, self.in_epoch, self.cycle, cfg.min_cycles
+            ):
                 self.stop_reason = "resolution reached"
                 return
             if b.interrupt_requested:
@@ -257,7 +184,7 @@ class InterleavedScenario:
         res = analysis.get("resolution")
         left = max(self.end - time.monotonic(), 0)
         shown = f"±{res:.1%}" if res is not None else "–"
-        epoch = f" (epoch {self.epoch}/{self.epoch_count()})" if self.epoch_count() > 1 else ""
+        epoch = f" (epoch {self.epoch})" if self.policy().most > 1 else ""
         return (
             f"{self.scenario.name} cycle {cycle}{epoch}: resolution {shown} "
             f"(target ±{self.cfg.resolution:.0%}), {left:.0f} s of budget left"
@@ -332,7 +259,7 @@ class InterleavedScenario:
         if error or not live.running():
             rec["invalid_reasons"].append("spike_crashed" if not live.running() else "no_load")
             rec["valid"] = False
-            self._lose(live, rec["invalid_reasons"][-1], error or "the spike died during a slice")
+            self.lose(live, rec["invalid_reasons"][-1], error or "the spike died during a slice")
         if rec["valid"]:  # the spike's pooled figures (latency, CPU) come from valid slices
             live.parts.append(rows)
             live.measured_s += rec["seconds"]
@@ -344,7 +271,7 @@ class InterleavedScenario:
 
     # -- endings ------------------------------------------------------------------------------
 
-    def _lose(self, live: Live, reason: str, text: str) -> None:
+    def lose(self, live: Live, reason: str, text: str) -> None:
         """A candidate that cannot go on: its record says why; its finished slices stay."""
         live.dead = True
         rec = live.record
@@ -370,7 +297,7 @@ class InterleavedScenario:
 
     def _close_all(self) -> None:
         b = self.bench
-        self._let_events_arrive()
+        self.let_events_arrive()
         for live in self.lives:
             with contextlib.suppress(Exception):
                 if live.loadgen is not None:
@@ -403,9 +330,9 @@ class InterleavedScenario:
         )  # fmt: skip
 
     def finish_note(self) -> None:
-        self.bench.run["analysis"].setdefault(self.scenario.name, {})["stop_reason"] = (
-            self.stop_reason
-        )
+        note = self.bench.run["analysis"].setdefault(self.scenario.name, {})
+        note["stop_reason"] = self.stop_reason
+        note["restart_seconds"] = self.restarts
 
     def _close_record(self, live: Live) -> None:
         close_record(

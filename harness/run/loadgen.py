@@ -162,7 +162,7 @@ class Loadgen:
 
     # -- gated mode (interleaved design) -------------------------------------------------------
 
-    def _await_handlers(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Signal Locust only once its gate handlers are installed (ready.json): before that,
         SIGUSR1/2 would kill it. A slow start on a busy machine is a wait, not a crash."""
         if self._ready:
@@ -182,7 +182,7 @@ class Loadgen:
     def resume(self, rate: float | None = None) -> None:
         """Open the gate; an open-model generator first gets its offered rate (req/s)."""
         assert self.proc is not None
-        self._await_handlers()
+        self.wait_ready()
         if rate is not None:
             self.set_rate(rate)
         os.kill(self.proc.pid, signal.SIGUSR1)
@@ -197,7 +197,7 @@ class Loadgen:
         """Close the gate and wait until Locust says nothing is in flight and its rows are on
         disk; a generator that does not answer is a named error, not a hang."""
         assert self.proc is not None
-        self._await_handlers()
+        self.wait_ready()
         self.pauses += 1
         deadline = time.monotonic() + timeout
         os.kill(self.proc.pid, signal.SIGUSR2)

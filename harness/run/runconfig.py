@@ -50,7 +50,9 @@ class BenchConfig:
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
     min_cycles: int = 6
     # process epochs per scenario: each restarts every candidate (README: "Epochs")
-    epochs: int = 2
+    epochs: int = 2  # the fewest starts; more follow while the resolution is not reached
+    max_epochs: int = 10
+    epoch_cycles: int = 3  # an epoch ends after this many cycles when another start may follow
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
@@ -62,7 +64,7 @@ class BenchConfig:
     capacity_precision: float = 0.10
     equal_load_fractions: tuple[float, ...] = (0.5, 0.8)
     equal_load_cycles: int = 3
-    capacity_overrun_s: float = 60.0  # equal-load steps may run this far past the budget
+    capacity_overrun_s: float = 10.0  # equal-load steps may run this far past the scenario's share
     open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
     soak: bool = False
     upstream_delay: str = "lognormal:50:200"  # the pricing stub's delay (scenarios needing quote)
