@@ -41,7 +41,7 @@ ifndef PRECISION_ID
 PRECISION_ID := precision-$(shell date -u +%Y%m%dT%H%M%SZ)
 endif
 precision: setup
-	-for i in 1 2 3; do $(BIN)/spikebench bench --runtime local --capacity none --run-id $(PRECISION_ID)-$$i $(ARGS); done
+	-for i in 1 2 3; do $(BIN)/spikebench bench --runtime local --run-id $(PRECISION_ID)-$$i $(ARGS); done
 	-$(BIN)/spikebench bench --runtime local --capacity none --run-id $(PRECISION_ID)-aa --aa flask $(ARGS)
 	$(BIN)/spikebench precision results/$(PRECISION_ID)-1 results/$(PRECISION_ID)-2 \
 		results/$(PRECISION_ID)-3 results/$(PRECISION_ID)-aa | tee results/$(PRECISION_ID).md

@@ -136,7 +136,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--budget",
         type=duration,
-        help="interleaved: wall-clock budget of the whole run, e.g. 13m or 600s (default 12m; "
+        help="interleaved: wall-clock budget of the whole run, e.g. 13m or 600s (default 13m; "
         "--quick 150s)",
     )
     p.add_argument(

@@ -46,7 +46,7 @@ class BenchConfig:
     design: str = "interleaved"
     slice_s: float = 3.0  # measured seconds per slice (interleaved)
     lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
-    budget_s: float = 12 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
+    budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
     min_cycles: int = 6
     # process epochs per scenario: each restarts every candidate (README: "Epochs")
@@ -63,7 +63,7 @@ class BenchConfig:
     capacity_start_rps: float = 25.0
     capacity_precision: float = 0.10
     equal_load_fractions: tuple[float, ...] = (0.5, 0.8)
-    equal_load_cycles: int = 3
+    equal_load_cycles: int = 2  # per offered rate: with 3, the searches lost their steps
     capacity_overrun_s: float = 10.0  # equal-load steps may run this far past the scenario's share
     open_rate: float | None = None  # run every scenario's task mix open at this rate (soak)
     soak: bool = False
