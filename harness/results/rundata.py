@@ -304,9 +304,12 @@ def resolution_text(run: dict[str, Any]) -> str:
             "are shown as ≈."
         )
     per = ", ".join(f"{sc} ±{v:.1%}" for sc, v in res["per_scenario"].items() if v is not None)
+    over = "cycles"
+    if max((a.get("epochs") or 1 for a in run.get("analysis", {}).values()), default=1) > 1:
+        over = "cycles, each process epoch counted once"
     text = (
         f"Resolution: this run can tell apart throughput differences larger than "
-        f"±{res['overall']:.1%} ({per}; paired 95% bootstrap intervals over cycles). Only "
+        f"±{res['overall']:.1%} ({per}; paired 95% bootstrap intervals over {over}). Only "
         "differences above it are ranked; the rest share a rank (≈)."
     )
     for sc, aa in res["aa"].items():
