@@ -161,6 +161,13 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epoch-cycles", type=int, help="interleaved: cycles after which an epoch "
                    "ends when another start may follow (default 3)")  # fmt: skip
     p.add_argument(
+        "--reconnect-each-slice",
+        action="store_true",
+        help="interleaved: every Locust user drops its keep-alive connection after each pause, "
+        "so how the connections split over a spike's workers is drawn per slice, not per start "
+        "(off by default until it is measured in the default run: README, \"Epochs\")",
+    )
+    p.add_argument(
         "--probe-normalise",
         action="store_true",
         help="interleaved: scale each slice by the machine-speed probe around it (off: it did "
@@ -286,6 +293,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         resolution=args.resolution,
         aa=args.aa,
         probe_normalise=args.probe_normalise,
+        reconnect=getattr(args, "reconnect_each_slice", False),
         slo_p99_ms=args.slo_p99_ms or team_slo(),
         upstream_delay=args.upstream_delay,
         upstream_error_rate=args.upstream_error_rate,

@@ -47,6 +47,10 @@ SEED_ITEMS = int(os.environ.get("SPIKEBENCH_SEED_ITEMS", "100"))
 SEED_PASSWORD = os.environ.get("SPIKEBENCH_SEED_PASSWORD", "spikebench-password")
 RANDOM_SEED = int(os.environ.get("SPIKEBENCH_RANDOM_SEED", "1"))
 GATED = os.environ.get("SPIKEBENCH_GATED") == "1"
+# Gated, closed model: after every pause each user drops its keep-alive connection, so the split
+# of the 16 connections over a spike's workers is drawn anew per slice instead of once per start
+# (one start of litestar had all 16 on one worker and ran 20 % faster: README, "Epochs").
+RECONNECT = os.environ.get("SPIKEBENCH_RECONNECT") == "1"
 
 SCENARIO: dict[str, Any] = tomllib.loads(SCENARIO_PATH.read_text())
 SETTINGS: dict[str, Any] = SCENARIO["scenario"]
@@ -135,8 +139,9 @@ _pauses = 0
 _in_flight = 0  # open model: arrivals sent and not yet answered
 
 
-def park_at_gate() -> None:
-    """Gated mode: wait here while the gate is closed, counted as parked (nothing in flight)."""
+def park_at_gate() -> bool:
+    """Gated mode: wait here while the gate is closed, counted as parked (nothing in flight).
+    True when it waited (a pause came between this user's tasks)."""
     global _waiting
     if GATED and not _gate.is_set():
         _waiting += 1
@@ -144,21 +149,26 @@ def park_at_gate() -> None:
             _gate.wait()
         finally:
             _waiting -= 1
+        return True
+    return False
 
 
-def think_at_gate(seconds: float, rng: random.Random) -> None:
+def think_at_gate(seconds: float, rng: random.Random) -> bool:
     """Think time counts as parked (nothing is in flight), so a pause need not wait for every
     think to end. A user released after a pause first finishes a random part of its think: a
-    slice must not open with every user sending at once."""
+    slice must not open with every user sending at once. True when a pause came."""
     global _waiting
     _waiting += 1
+    paused = False
     try:
         gevent.sleep(seconds)
         while GATED and not _gate.is_set():
+            paused = True
             _gate.wait()
             gevent.sleep(rng.random() * seconds)
     finally:
         _waiting -= 1
+    return paused
 
 
 def _resume() -> None:
@@ -383,9 +393,11 @@ class ScenarioUser(FastHttpUser):
         """Think time, then (gated mode) the gate: the last thing before the next task."""
         lo, hi = self.think
         if hi > 0:
-            think_at_gate(lo + self.rng.random() * (hi - lo), self.rng)
+            paused = think_at_gate(lo + self.rng.random() * (hi - lo), self.rng)
         else:
-            park_at_gate()
+            paused = park_at_gate()
+        if paused and RECONNECT:
+            self.client.client.close()  # nothing in flight; the next request connects anew
         return 0.0
 
     def on_stop(self) -> None:

@@ -135,6 +135,7 @@ def _start_loadgen(sc: InterleavedScenario, live: Live) -> None:
             gated=True,
             run_time_s=max(sc.end - time.monotonic(), 0) + 300,
             model=sc.model,
+            reconnect=sc.cfg.reconnect,
         ),
     )
     if live.loadgen.open:

@@ -38,6 +38,7 @@ class LoadgenConfig:
     gated: bool = False  # interleaved design: paused and resumed by the harness (see locustfile)
     run_time_s: float | None = None  # gated: an upper bound, the harness stops it before
     model: str | None = None  # "open" runs the scenario's task mix as arrivals at a rate
+    reconnect: bool = False  # gated, closed: users reconnect after every pause (locustfile)
 
 
 class LoadgenError(RuntimeError):
@@ -130,6 +131,7 @@ class Loadgen:
             "SPIKEBENCH_RANDOM_SEED": str(self.config.random_seed),
             "SPIKEBENCH_GATED": "1" if self.config.gated else "0",
             "SPIKEBENCH_MODEL": "open" if self.open else "closed",
+            "SPIKEBENCH_RECONNECT": "1" if self.config.reconnect else "0",
         }
         with (self.out_dir / "locust.log").open("ab") as log:
             self.proc = subprocess.Popen(

@@ -52,6 +52,7 @@ class BenchConfig:
     # process epochs per scenario: each restarts every candidate (README: "Epochs")
     epochs: int = 2  # the fewest starts; more follow while the resolution is not reached
     max_epochs: int = 10
+    reconnect: bool = False  # users reconnect after every pause (--reconnect-each-slice)
     epoch_cycles: int = 3  # an epoch ends after this many cycles when another start may follow
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
