@@ -36,7 +36,7 @@ quick: setup
 
 # The harness's own benchmark: three default runs and an A/A run, then their precision figures
 # (wall time, resolution paired vs unpaired, probe CV, A/A interval, harness cost, rank
-# agreement). About an hour on a 2-core VM; run nothing else heavy meanwhile.
+# agreement). About 45 minutes on a 2-core VM; run nothing else heavy meanwhile.
 ifndef PRECISION_ID
 PRECISION_ID := precision-$(shell date -u +%Y%m%dT%H%M%SZ)
 endif
