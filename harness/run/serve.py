@@ -107,19 +107,20 @@ def serve(args: argparse.Namespace) -> int:
         server.launch(db.url(SERVE_DB), parity)
         user = seed.username(1)
         token = login(server.base_url, user, seed.SEED_PASSWORD)["access_token"]
-        say()
-        pid = server.proc.pid if server.proc else "?"
-        say(f"{manifest.framework} spike `{manifest.name}` on {server.base_url} (PID {pid})")
-        say(f"log: {server.log_path}")
-        say(
-            f"database: {db.url(SERVE_DB).split('@')[-1]} ({db.source}); users "
-            f"{seed.username(1)} … {seed.username(args.seed_users)}, password {seed.SEED_PASSWORD}"
-        )
-        say(f"token for {user} (valid {parity.jwt_ttl_seconds} s): {token}")
-        say(f"try: {curl_line(server.base_url, token)}")
-        say("Ctrl-C stops the spike and PostgreSQL.")
         died = False
-        try:
+        try:  # from here on, Ctrl-C is the ordinary way to stop (even mid-announcement)
+            say()
+            pid = server.proc.pid if server.proc else "?"
+            say(f"{manifest.framework} spike `{manifest.name}` on {server.base_url} (PID {pid})")
+            say(f"log: {server.log_path}")
+            say(
+                f"database: {db.url(SERVE_DB).split('@')[-1]} ({db.source}); users "
+                f"{seed.username(1)} … {seed.username(args.seed_users)}, "
+                f"password {seed.SEED_PASSWORD}"
+            )
+            say(f"token for {user} (valid {parity.jwt_ttl_seconds} s): {token}")
+            say(f"try: {curl_line(server.base_url, token)}")
+            say("Ctrl-C stops the spike and PostgreSQL.")
             while server.alive():
                 time.sleep(0.5)
             died = True

@@ -1,9 +1,10 @@
 """One error body for everything, Quart's own pages included: {"error": code, "detail": msg}."""
 
+import contextlib
 from typing import Any
 
 from pydantic import ValidationError
-from quart import Quart
+from quart import Quart, Response, request
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -58,6 +59,15 @@ def _describe(exc: ValidationError) -> str:
 
 
 def register_error_handlers(app: Quart) -> None:
+    @app.after_request
+    async def drain_request_body(response: Response) -> Response:
+        # An answer given before the handler read the body (a 503 while the database is down):
+        # Hypercorn then closes the keep-alive connection without saying Connection: close, and
+        # a client that reuses it sees a disconnect instead of an answer. Read what is left.
+        with contextlib.suppress(Exception):
+            await request.get_data()
+        return response
+
     @app.errorhandler(ApiError)
     async def handle_api_error(exc: ApiError) -> ErrorResponse:
         return error_response(exc.status, exc.code, exc.detail, exc.headers)
