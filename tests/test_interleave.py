@@ -37,7 +37,7 @@ def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
     tmp_path: Path, pids_before: set[int]
 ) -> None:
     done, run = bench(tmp_path, "--spikes", "stub_ok,crash_later", "--budget", "30s",
-                      "--min-cycles", "1000")  # fmt: skip
+                      "--min-cycles", "1000", "--epochs", "1", "--max-epochs", "1")  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     validate(run)
     assert run["design"] == "interleaved" and run["schema_version"] == 4

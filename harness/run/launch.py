@@ -8,7 +8,6 @@ costs one warm-up, not one per candidate.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from harness.errors import SpikeStartError
@@ -43,9 +42,11 @@ def restart_all(sc: InterleavedScenario) -> None:
     b = sc.bench
     assert b.db is not None
     sc.let_events_arrive()
-    with ThreadPoolExecutor(max(len(sc.lives), 1)) as pool:  # each stop waits on its own
-        list(pool.map(lambda lv: lv.loadgen and lv.loadgen.stop(), sc.lives))
-        list(pool.map(lambda lv: lv.handle and lv.handle.stop(), sc.lives))
+    for live in sc.lives:  # one at a time: a Ctrl-C meanwhile must reach this thread
+        if live.loadgen is not None:
+            live.loadgen.stop()
+        if live.handle is not None:
+            live.handle.stop()
     for live in sc.lives:
         b.db.drop_database(live.dbname)
     sc.lives.reverse()
