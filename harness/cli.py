@@ -258,6 +258,9 @@ def shortlist(spikes_dir: Path) -> list[str] | None:
 
 
 def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
+    # started in the background (nohup, `&`), Python leaves SIGINT ignored: Ctrl-C / kill -INT
+    # must still stop a run and keep what it measured
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from harness.run.progress import ConsoleProgress
     from harness.run.runconfig import BenchConfig
     from harness.run.runner import Bench
