@@ -266,6 +266,12 @@ def make_command(run: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+
+def most_epochs(run: dict[str, Any]) -> int:
+    """The most process epochs any scenario of the run had (1 before epochs existed)."""
+    found = [a for sc in scenario_names(run) if (a := analysis(run, sc))]
+    return max((a.get("epochs") or 1 for a in found), default=1)
+
 def design_text(run: dict[str, Any]) -> str:
     """The measurement design in one phrase, for headers and the decision record."""
     cfg = run.get("config") or {}
@@ -277,7 +283,7 @@ def design_text(run: dict[str, Any]) -> str:
         )
     found = [a for sc in scenario_names(run) if (a := analysis(run, sc))]
     cycles = [a.get("cycles", 0) for a in found]
-    epochs = max((a.get("epochs") or 1 for a in found), default=1)
+    epochs = most_epochs(run)
     restarts = (
         f" over {epochs} process epochs (every candidate restarted, the start order reversed)"
         if epochs > 1
@@ -304,9 +310,7 @@ def resolution_text(run: dict[str, Any]) -> str:
             "are shown as ≈."
         )
     per = ", ".join(f"{sc} ±{v:.1%}" for sc, v in res["per_scenario"].items() if v is not None)
-    over = "cycles"
-    if max((a.get("epochs") or 1 for a in run.get("analysis", {}).values()), default=1) > 1:
-        over = "cycles, each process epoch counted once"
+    over = "cycles, each process epoch counted once" if most_epochs(run) > 1 else "cycles"
     text = (
         f"Resolution: this run can tell apart throughput differences larger than "
         f"±{res['overall']:.1%} ({per}; paired 95% bootstrap intervals over {over}). Only "
