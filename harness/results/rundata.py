@@ -266,7 +266,6 @@ def make_command(run: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-
 def most_epochs(run: dict[str, Any]) -> int:
     """The most process epochs any scenario of the run had (1 before epochs existed)."""
     found = [a for sc in scenario_names(run) if (a := analysis(run, sc))]
