@@ -162,6 +162,10 @@ class JSONHandler(RequestHandler):
             self.set_header("WWW-Authenticate", "Bearer")
         if status == 405:
             self.set_header("Allow", ", ".join(self._methods()))
+        if self.request.method not in self.SUPPORTED_METHODS:
+            # tornado answers an unknown method before reading the body, then closes the
+            # connection; say so, or a client reuses it and its next request is reset.
+            self.set_header("Connection", "close")
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": code, "detail": detail}))
 
