@@ -40,7 +40,7 @@ def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
                       "--min-cycles", "1000", "--epochs", "1", "--max-epochs", "1")  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     validate(run)
-    assert run["design"] == "interleaved" and run["schema_version"] == 4
+    assert run["design"] == "interleaved" and run["schema_version"] == 5
     crashed = next(t for t in run["trials"] if t["spike"] == "crash_later")
     assert "spike_crashed" in crashed["invalid_reasons"] and "died" in crashed["error"]
     mine = [s for s in run["slices"] if s["spike"] == "crash_later"]

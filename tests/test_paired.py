@@ -245,3 +245,29 @@ def test_analyse_reads_epochs_from_the_slices() -> None:
     ratio = next(iter(out["ratios_to_best"].values()))["paired"]
     assert ratio["lo"] < 1.0 < ratio["hi"]
     assert all(r["tied_with_previous"] for r in out["ranking"][1:])
+
+
+def test_unpaired_with_epochs_differs_from_paired_only_by_the_pairing() -> None:
+    """A per-start difference (sd 2 %) and no shared drift: pairing has nothing to remove, so the
+    epoch-aware unpaired interval is about as wide as the paired one, and both are wider than
+    the slices pooled into one sample (which cannot see the starts). With shared drift added,
+    pairing narrows it again."""
+    rng = np.random.default_rng(11)
+    ratios, pooled_ratios = [], []
+    tags = [1 + i // 8 for i in range(24)]
+    for k in range(40):
+        effect = rng.normal(0, 0.02, size=3)
+        a = [400 * math.exp(effect[t - 1] + rng.normal(0, 0.01)) for t in tags]
+        b = [400 * math.exp(rng.normal(0, 0.01)) for _ in tags]
+        p, u = paired.paired_ratio(a, b, k, tags), paired.unpaired_ratio(a, b, k, tags)
+        flat = paired.unpaired_ratio(a, b, k)
+        assert p is not None and u is not None and flat is not None
+        ratios.append(u.half_width / p.half_width)
+        pooled_ratios.append(u.half_width / flat.half_width)
+    assert 0.8 < float(np.median(ratios)) < 1.25
+    assert float(np.median(pooled_ratios)) > 1.5
+    rows = synthetic({"a": 270.0, "b": 300.0}, cycles=24, drift=0.15, noise=0.01)
+    a, b = column(rows, "a"), column(rows, "b")
+    p, u = paired.paired_ratio(a, b, 0, tags), paired.unpaired_ratio(a, b, 0, tags)
+    assert p is not None and u is not None and p.contains(0.9) and u.contains(0.9)
+    assert u.half_width > 3 * p.half_width

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.results import rundata as rd
-from harness.results.paired import cv
+from harness.results import slices as sl
+from harness.results.paired import cv, unpaired_ratio
 from harness.results.resultfile import load_run
 
 TARGETS = {
@@ -42,11 +43,28 @@ def _median(values: list[float]) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def _unpaired_widths(run: dict[str, Any], sc: str, an: dict[str, Any]) -> list[float]:
+    """The same slices' unpaired interval for each ratio to the best, recomputed with the epochs
+    as the paired one has them (files before schema 5 stored it with the epochs pooled)."""
+    best = an.get("best")
+    spikes = rd.spike_names(run)
+    if not best or best not in spikes:
+        return []
+    thr = sl.cycle_table(run.get("slices", []), sc, spikes, "throughput_rps",
+                         bool(an.get("normalised_by_probe")))  # fmt: skip
+    epochs = sl.cycle_epochs(run.get("slices", []), sc)
+    out = []
+    for sp in an.get("ratios_to_best") or {}:
+        if sp in thr and (u := unpaired_ratio(thr[sp], thr[best], 0, epochs)) is not None:
+            out.append(u.half_width)
+    return out
+
+
 def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
     an = rd.analysis(run, sc)
     ratios = (an.get("ratios_to_best") or {}).values()
     paired = [r["paired"]["half_width"] for r in ratios if r.get("paired")]
-    unpaired = [r["unpaired"]["half_width"] for r in ratios if r.get("unpaired")]
+    unpaired = _unpaired_widths(run, sc, an)
     mine = [s for s in run.get("slices", []) if s["scenario"] == sc]
     probes = [s["probe_ms"] for s in mine if s.get("probe_ms")]
     halves = [

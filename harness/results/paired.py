@@ -10,6 +10,7 @@ shows how much pairing bought.
 from __future__ import annotations
 
 import math
+import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -119,6 +120,23 @@ def paired_ratio(
     return Interval(float(np.exp(logs.mean())), math.exp(lo), math.exp(hi), len(pairs))
 
 
+def start_ratios(
+    a: Sequence[float | None], b: Sequence[float | None], epochs: Sequence[int]
+) -> list[float]:
+    """A/B of each process epoch on its own (geometric mean of its cycles), in epoch order:
+    what each start of the processes said, so that a reader sees starts that disagree."""
+    out = []
+    for e in sorted(set(epochs)):
+        logs = [
+            math.log(x / y)
+            for x, y, t in zip(a, b, epochs, strict=True)
+            if t == e and x is not None and y is not None and x > 0 and y > 0
+        ]
+        if logs:
+            out.append(math.exp(statistics.fmean(logs)))
+    return out
+
+
 def _mean_of_means(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.mean([np.mean(x, axis=axis) for x in samples], axis=0)
 
@@ -140,31 +158,67 @@ def combine_epochs(groups: Sequence[np.ndarray], seed: int = 0) -> Interval:
     se_within = (hi - lo) / (2 * Z95)
     df = sizes.sum() - k
     pooled = sum(float(((g - g.mean()) ** 2).sum()) for g in groups) / df if df > 0 else 0.0
-    w = 1.0 / np.maximum(pooled / sizes, 1e-12)
-    fixed = float((w * means).sum() / w.sum())
-    q = float((w * (means - fixed) ** 2).sum())
-    c = float(w.sum() - (w * w).sum() / w.sum())
-    tau2 = max(0.0, (q - (k - 1)) / c) if c > 0 else 0.0
+    tau2 = between_epochs_variance(means, pooled / sizes)
     se = math.sqrt(se_within**2 + tau2 / k)
     return Interval(
         math.exp(mu), math.exp(mu - Z95 * se), math.exp(mu + Z95 * se), int(sizes.sum())
     )
 
 
+def between_epochs_variance(means: np.ndarray, variances: np.ndarray) -> float:
+    """DerSimonian–Laird tau²: the spread of the epoch estimates beyond their own variances."""
+    k = len(means)
+    w = 1.0 / np.maximum(variances, 1e-12)
+    fixed = float((w * means).sum() / w.sum())
+    q = float((w * (means - fixed) ** 2).sum())
+    c = float(w.sum() - (w * w).sum() / w.sum())
+    return max(0.0, (q - (k - 1)) / c) if c > 0 else 0.0
+
+
 def _log_ratio_of_means(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.log(np.mean(x, axis=axis)) - np.log(np.mean(y, axis=axis))
 
 
-def unpaired_ratio(a: Sequence[float], b: Sequence[float], seed: int = 0) -> Interval | None:
+def unpaired_ratio(
+    a: Sequence[float | None],
+    b: Sequence[float | None],
+    seed: int = 0,
+    epochs: Sequence[int] | None = None,
+) -> Interval | None:
     """mean(A)/mean(B) with the samples resampled independently: what the same slices would say
-    without pairing (and the only honest comparison between two different runs)."""
-    xa, xb = _clean(a), _clean(b)
-    xa, xb = xa[xa > 0], xb[xb > 0]
-    if xa.size < 2 or xb.size < 2:
+    without pairing (and the only honest comparison between two different runs).
+
+    With `epochs` spanning more than one epoch, each epoch's ratio is estimated on its own and
+    the epochs are combined as `paired_ratio` combines them (equal weights, DerSimonian–Laird
+    between them), so that the two intervals differ only by the pairing."""
+    if epochs is None:  # two separate samples (two runs): their lengths may differ
+        groups = [(list(a), list(b))]
+    else:
+        tags = list(epochs)
+        groups = [
+            ([x for x, t in zip(a, tags, strict=True) if t == e],
+             [y for y, t in zip(b, tags, strict=True) if t == e])
+            for e in sorted(set(tags))
+        ]  # fmt: skip
+    parts = []
+    for ga, gb in groups:
+        xa, xb = _clean(ga), _clean(gb)
+        xa, xb = xa[xa > 0], xb[xb > 0]
+        if xa.size >= 2 and xb.size >= 2:
+            lo, hi = _bootstrap((xa, xb), _log_ratio_of_means, seed)
+            parts.append((float(_log_ratio_of_means(xa, xb)), lo, hi, min(xa.size, xb.size)))
+    if not parts:
         return None
-    lo, hi = _bootstrap((xa, xb), _log_ratio_of_means, seed)
-    est = float(_log_ratio_of_means(xa, xb))
-    return Interval(math.exp(est), math.exp(lo), math.exp(hi), int(min(xa.size, xb.size)))
+    if len(parts) == 1:
+        est, lo, hi, n = parts[0]
+        return Interval(math.exp(est), math.exp(lo), math.exp(hi), int(n))
+    k = len(parts)
+    means = np.asarray([p[0] for p in parts])
+    variances = np.asarray([((p[2] - p[1]) / (2 * Z95)) ** 2 for p in parts])
+    mu = float(means.mean())
+    se = math.sqrt(float(variances.sum()) / k**2 + between_epochs_variance(means, variances) / k)
+    n = int(sum(p[3] for p in parts))
+    return Interval(math.exp(mu), math.exp(mu - Z95 * se), math.exp(mu + Z95 * se), n)
 
 
 def distinguishable(ratio: Interval | None, resolution: float) -> bool:

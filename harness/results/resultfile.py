@@ -18,14 +18,15 @@ import jsonschema
 
 from harness.errors import ConfigError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 SCHEMA_PATH = Path(__file__).with_name("schema") / "run.schema.json"
 # Every version this harness still reads, with the schema it was written against.
 SCHEMAS = {
     1: SCHEMA_PATH.with_name("run.schema.v1.json"),
     2: SCHEMA_PATH.with_name("run.schema.v2.json"),
     3: SCHEMA_PATH.with_name("run.schema.v3.json"),
-    4: SCHEMA_PATH,
+    4: SCHEMA_PATH.with_name("run.schema.v4.json"),
+    5: SCHEMA_PATH,
 }
 RUN_FILE = "run.json"
 

@@ -149,11 +149,12 @@ def analyse(
     ratios = {}
     for sp in order[1:]:
         p = paired.paired_ratio(thr[sp], thr[best], seed, epochs)
-        u = paired.unpaired_ratio(thr[sp], thr[best], seed)
+        u = paired.unpaired_ratio(thr[sp], thr[best], seed, epochs)
         ratios[sp] = p
         out["ratios_to_best"][sp] = {
             "paired": p.to_dict() if p else None,
             "unpaired": u.to_dict() if u else None,
+            "starts": paired.start_ratios(thr[sp], thr[best], epochs),
         }
     widths = [r.half_width for r in ratios.values() if r is not None]
     resolution = max(widths) if widths else None
