@@ -136,7 +136,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--budget",
         type=duration,
-        help="interleaved: wall-clock budget of the whole run, e.g. 13m or 600s (default 13m; "
+        help="interleaved: wall-clock budget of the whole run, e.g. 14m or 600s (default 14m; "
         "--quick 150s)",
     )
     p.add_argument(
@@ -146,7 +146,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "run's resolution; alone, SPIKE and its twin are the only candidates (default: none)",
     )
     p.add_argument("--slice", type=float, dest="slice_s", help="interleaved: measured seconds "
-                   "per slice (default 3; --quick 1.5)")  # fmt: skip
+                   "per slice (default 2; --quick 1.5)")  # fmt: skip
     p.add_argument("--lead-in", type=float, dest="lead_in_s", help="interleaved: seconds "
                    "discarded at the start of each slice (default 0.5; --quick 0.3)")  # fmt: skip
     p.add_argument("--step", type=float, dest="step_s", help="capacity: measured seconds of one "
@@ -159,7 +159,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-epochs", type=int, help="interleaved: the most starts per scenario "
                    "(default 10; --quick 1)")  # fmt: skip
     p.add_argument("--epoch-cycles", type=int, help="interleaved: cycles after which an epoch "
-                   "ends when another start may follow (default 3)")  # fmt: skip
+                   "ends when another start may follow (default 2)")  # fmt: skip
     p.add_argument(
         "--reconnect-each-slice",
         action="store_true",

@@ -20,7 +20,7 @@ class EpochPolicy:
 
     least: int = 2
     most: int = 10
-    cycles: int = 3
+    cycles: int = 2
 
     def __post_init__(self) -> None:
         if self.least < 1 or self.cycles < 2:

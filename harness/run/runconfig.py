@@ -44,16 +44,16 @@ class BenchConfig:
     quick: bool = False
     run_id: str | None = None
     design: str = "interleaved"
-    slice_s: float = 3.0  # measured seconds per slice (interleaved)
+    slice_s: float = 2.0  # measured seconds per slice (interleaved)
     lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
-    budget_s: float = 13 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
+    budget_s: float = 14 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
     min_cycles: int = 6
     # process epochs per scenario: each restarts every candidate (README: "Epochs")
     epochs: int = 2  # the fewest starts; more follow while the resolution is not reached
     max_epochs: int = 10
     reconnect: bool = False  # users reconnect after every pause (--reconnect-each-slice)
-    epoch_cycles: int = 3  # an epoch ends after this many cycles when another start may follow
+    epoch_cycles: int = 2  # an epoch ends after this many cycles when another start may follow
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
