@@ -174,6 +174,14 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "not narrow the A/A interval on this project's VM; the report shows both)",
     )
     p.add_argument(
+        "--no-start-order-adjust",
+        dest="start_order_adjust",
+        action="store_false",
+        help="interleaved: leave throughput as measured instead of putting each slice back to "
+        "its epoch's middle start position (on this project's VM a candidate started later ran "
+        "~1 %% faster per position; README, \"Start order\")",
+    )
+    p.add_argument(
         "--trials", type=int, help="trials design: trials per spike × scenario (default: 3; "
         "--quick: 1)"
     )
@@ -296,6 +304,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         resolution=args.resolution,
         aa=args.aa,
         probe_normalise=args.probe_normalise,
+        adjust_start_order=getattr(args, "start_order_adjust", True),
         reconnect=getattr(args, "reconnect_each_slice", False),
         slo_p99_ms=args.slo_p99_ms or team_slo(),
         upstream_delay=args.upstream_delay,

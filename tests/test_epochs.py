@@ -122,8 +122,9 @@ class Bench:
 
 
 class Live:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, start_order: int) -> None:
         self.name = name
+        self.start_order = start_order
 
     def running(self) -> bool:
         return True
@@ -146,11 +147,14 @@ class Synthetic(InterleavedScenario):
         self.starts = 0
 
     def _start_all(self) -> None:
-        self.lives = [Live("a"), Live("b")]  # type: ignore[list-item]
+        self.lives = [Live("a", 1), Live("b", 2)]  # type: ignore[list-item]
         self._restart_all()
 
     def _restart_all(self) -> None:
         self.starts += 1
+        if self.starts > 1:  # the start order reversed, as launch.restart_all does
+            for live in self.lives:
+                live.start_order = 3 - live.start_order
         self.source.restart()
         self.clock.now += self.cost
 

@@ -50,8 +50,10 @@ def _unpaired_widths(run: dict[str, Any], sc: str, an: dict[str, Any]) -> list[f
     spikes = rd.spike_names(run)
     if not best or best not in spikes:
         return []
-    thr = sl.cycle_table(run.get("slices", []), sc, spikes, "throughput_rps",
-                         bool(an.get("normalised_by_probe")))  # fmt: skip
+    normalise = bool(an.get("normalised_by_probe"))
+    adjusted = bool((an.get("start_order_effect") or {}).get("adjusted"))
+    effect = sl.order_effect(run.get("slices", []), sc, spikes, normalise) if adjusted else None
+    thr = sl.cycle_table(run.get("slices", []), sc, spikes, "throughput_rps", normalise, effect)
     epochs = sl.cycle_epochs(run.get("slices", []), sc)
     out = []
     for sp in an.get("ratios_to_best") or {}:

@@ -8,6 +8,14 @@ from harness.decide.document import Block, Heading, Para, Table, num
 from harness.results import rundata as rd
 
 
+def _order(effect: dict[str, Any] | None) -> str:
+    if not effect:
+        return "–"
+    se = f" ± {effect['se']:.1%}" if effect.get("se") is not None else ""
+    kept = "" if effect.get("adjusted") else " (as measured)"
+    return f"{effect['per_position']:+.1%}{se}{kept}"
+
+
 def precision(run: dict[str, Any]) -> list[Block]:
     """How the interleaved design did on this machine: pairing, the probe, the harness's cost."""
     if rd.design(run) != "interleaved":
@@ -35,6 +43,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
                 (f"{widest}: " + " / ".join(f"{x:.3f}" for x in starts[widest]))
                 if widest
                 else "–",
+                _order(an.get("start_order_effect")),
                 num(probe.get("resolution_normalised"), "±{:.1%}"),
                 f"{flagged}/{len(mine)}",
                 str(an.get("stop_reason")),
@@ -62,12 +71,15 @@ def precision(run: dict[str, Any]) -> list[Block]:
             "Widest ratio-to-best interval per scenario, paired (within cycles) and as if the "
             "same slices were unpaired (both with each start of the processes counted once); the "
             "ratio to the best that each start gave on its own, for the candidate whose starts "
-            "disagreed most (pairing cannot remove that); and what normalising by the speed "
-            "probe would give. "
+            "disagreed most (pairing cannot remove that); the throughput change per start "
+            "position within an epoch (figures are put back to the middle position unless "
+            "the run said --no-start-order-adjust); and what normalising by the speed probe "
+            "would give. "
             + text
         ),
         Table(
-            ["scenario", "cycles", "paired", "unpaired", "each start", "probe-normalised",
+            ["scenario", "cycles", "paired", "unpaired", "each start", "start order",
+             "probe-normalised",
              "slices flagged (machine)", "stopped"],  # fmt: skip
             rows,
         ),

@@ -12,7 +12,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from harness.results import paired
+from harness.results import paired, startorder
+from harness.results.startorder import OrderEffect
 from harness.results.stats import HIGH_CV
 
 ESTIMATOR = "mean over cycles, 95% bootstrap CI (BCa)"
@@ -73,17 +74,44 @@ def cycle_table(
     spikes: Sequence[str],
     metric: str,
     normalise: bool = False,
+    order: OrderEffect | None = None,
 ) -> dict[str, list[float | None]]:
-    """spike → value per cycle (None where that spike's slice is missing or unusable)."""
+    """spike → value per cycle (None where that spike's slice is missing or unusable); with
+    `order`, throughput is put back to the epoch's middle start position (results/startorder)."""
     mine = closed_slices(slices, scenario)
     cycles = sorted({s["cycle"] for s in mine})
     med = median_probe(mine)
     table: dict[str, list[float | None]] = {sp: [None] * len(cycles) for sp in spikes}
     index = {c: i for i, c in enumerate(cycles)}
+    centre = startorder.centres(start_orders(slices, scenario)) if order else {}
     for s in mine:
         if s["spike"] in table and usable(s):
-            table[s["spike"]][index[s["cycle"]]] = value(s, metric, med, normalise)
+            v = value(s, metric, med, normalise)
+            if order is not None and metric == "throughput_rps" and v is not None:
+                epoch = int(s.get("epoch") or 1)
+                v *= startorder.factor(order, s.get("start_order"), centre.get(epoch))
+            table[s["spike"]][index[s["cycle"]]] = v
     return table
+
+
+def start_orders(slices: Sequence[dict[str, Any]], scenario: str) -> dict[tuple[str, int], int]:
+    """(spike, epoch) → the position that epoch started the spike in (slices of schema 5)."""
+    return {
+        (s["spike"], int(s.get("epoch") or 1)): int(s["start_order"])
+        for s in closed_slices(slices, scenario)
+        if s.get("start_order")
+    }
+
+
+def order_effect(
+    slices: Sequence[dict[str, Any]], scenario: str, spikes: Sequence[str], normalise: bool = False
+) -> OrderEffect | None:
+    """The scenario's start-order slope in throughput (None with one epoch or older files)."""
+    orders = start_orders(slices, scenario)
+    if not orders:
+        return None
+    table = cycle_table(slices, scenario, spikes, "throughput_rps", normalise)
+    return startorder.estimate(table, cycle_epochs(slices, scenario), orders)
 
 
 def cycle_epochs(slices: Sequence[dict[str, Any]], scenario: str) -> list[int]:
@@ -121,11 +149,15 @@ def analyse(
     seed: int = 0,
     normalise: bool = False,
     floor: float = 0.0,
+    adjust_order: bool = True,
 ) -> dict[str, Any]:
     """Estimates, paired ratios to the best, rank groups and the resolution of one scenario.
 
-    `floor` is a resolution known from elsewhere (an A/A pair): nothing smaller is ranked."""
-    thr = cycle_table(slices, scenario, spikes, "throughput_rps", normalise)
+    `floor` is a resolution known from elsewhere (an A/A pair): nothing smaller is ranked.
+    `adjust_order`: throughput put back to the middle start position (results/startorder)."""
+    effect = order_effect(slices, scenario, spikes, normalise)
+    thr = cycle_table(slices, scenario, spikes, "throughput_rps", normalise,
+                      effect if adjust_order else None)  # fmt: skip
     epochs = cycle_epochs(slices, scenario)
     est = {sp: statistics.fmean(v) for sp, vs in thr.items() if (v := [x for x in vs if x])}
     out: dict[str, Any] = {
@@ -140,6 +172,11 @@ def analyse(
         "resolution": None,
         "resolution_reached": False,
         "ranking": [],
+        "start_order_effect": (
+            {**effect.to_dict(), "adjusted": adjust_order and effect.applies}
+            if effect is not None
+            else None
+        ),
     }
     if not est:
         return out
@@ -189,15 +226,18 @@ def aggregates(
     spikes: Sequence[str],
     records: dict[str, dict[str, Any]],
     seed: int = 0,
+    adjust_order: bool = True,
 ) -> list[dict[str, Any]]:
     """run.json aggregates for the interleaved design: per-cycle metrics with bootstrap CIs;
-    memory and startup (one process per spike and scenario) from the spike's record."""
+    memory and startup (one process per spike and scenario) from the spike's record.
+    Throughput is start-order adjusted as the analysis adjusts it (one estimate everywhere)."""
     out = []
     mine = closed_slices(slices, scenario)
+    effect = order_effect(slices, scenario, spikes) if adjust_order else None
     for sp in spikes:
         own = [s for s in mine if s["spike"] == sp]
         metrics = {
-            name: summary(cycle_table(slices, scenario, [sp], field)[sp], seed)
+            name: summary(cycle_table(slices, scenario, [sp], field, order=effect)[sp], seed)
             for field, name in SLICE_METRICS.items()
         }
         rec = records.get(sp) or {}

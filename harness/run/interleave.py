@@ -167,6 +167,7 @@ class InterleavedScenario:
                 if live.running():
                     rec = self._slice(live, self.cycle, rate=rate)
                     rec["epoch"] = self.epoch
+                    rec["start_order"] = live.start_order
                     b.run["slices"].append(rec)
             self.cycle_s = time.monotonic() - started
             analysis = b.analyse(self.scenario.name, [c.name for c in self.cands])

@@ -78,6 +78,7 @@ def _launch_all(sc: InterleavedScenario) -> None:
             b.progress.warn(f"{live.record['id']}: spike failed to start: {str(exc)[:300]}")
             continue
         live.record["command"] = live.handle.command
+        live.start_order = i
         live.record.setdefault("epoch_starts", []).append(
             {"epoch": sc.epoch, "order": i, "startup_seconds": live.handle.startup_seconds}
         )

@@ -40,6 +40,7 @@ class Live:
     peak: tuple[int, int] = (0, 0)
     idle: tuple[int, int] = (0, 0)
     dead: bool = False
+    start_order: int = 0  # the position this epoch started it in (results/startorder.py)
 
     def __post_init__(self) -> None:
         self.home = self.raw_dir  # the trial's raw folder; later epochs write below it

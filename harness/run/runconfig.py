@@ -56,6 +56,7 @@ class BenchConfig:
     epoch_cycles: int = 2  # an epoch ends after this many cycles when another start may follow
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
+    adjust_start_order: bool = True  # throughput put back to the middle start position
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
     capacity: list[str] | None = None  # scenarios whose task mix gets a capacity search
     capacity_only: bool = False  # `spikebench capacity`: no closed-loop slices

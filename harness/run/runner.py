@@ -129,6 +129,7 @@ class Bench(TrialsDesign):
                     sc.name,
                     [c.name for c in self.candidates],
                     {t["spike"]: t for t in self.run["trials"] if t["scenario"] == sc.name},
+                    adjust_order=self.config.adjust_start_order,
                 )
                 if agg["trials"]
             ]
@@ -147,6 +148,7 @@ class Bench(TrialsDesign):
             return slices.analyse(
                 self.run["slices"], scenario, names, cfg.resolution,
                 seed=int(cfg.order_seed or 0), normalise=normalise, floor=floor,
+                adjust_order=cfg.adjust_start_order,
             )  # fmt: skip
 
         raw, norm = run_analysis(names, False), run_analysis(names, True)
