@@ -10,7 +10,6 @@ shows how much pairing bought.
 from __future__ import annotations
 
 import math
-import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -103,21 +102,29 @@ def paired_ratio(
     With `epochs` (the process epoch of each cycle) spanning more than one epoch, the epochs are
     combined as a random-effects model (`combine_epochs`): a difference that belongs to one
     start of the processes, not to the candidates, widens the interval instead of biasing it."""
+    logs, tags = _log_ratios(a, b, epochs)
+    if logs.size < 2:
+        return None
+    groups = [g for e in np.unique(tags) if (g := logs[tags == e]).size >= 2]
+    if len(groups) >= 2:
+        return combine_epochs(groups, seed)
+    lo, hi = _bootstrap((logs,), np.mean, seed)
+    return Interval(float(np.exp(logs.mean())), math.exp(lo), math.exp(hi), int(logs.size))
+
+
+def _log_ratios(
+    a: Sequence[float | None], b: Sequence[float | None], epochs: Sequence[int] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """log A/B of the cycles where both were measured, in cycle order, and each one's epoch."""
     tags = list(epochs) if epochs is not None else [0] * len(a)
     pairs = [
         (x, y, e)
         for x, y, e in zip(a, b, tags, strict=True)
         if x is not None and y is not None and x > 0 and y > 0
     ]
-    if len(pairs) < 2:
-        return None
-    logs = np.log(np.asarray([x for x, _, _ in pairs]) / np.asarray([y for _, y, _ in pairs]))
-    groups = [logs[[i for i, p in enumerate(pairs) if p[2] == e]] for e in sorted(set(tags))]
-    groups = [g for g in groups if g.size >= 2]
-    if len(groups) >= 2:
-        return combine_epochs(groups, seed)
-    lo, hi = _bootstrap((logs,), np.mean, seed)
-    return Interval(float(np.exp(logs.mean())), math.exp(lo), math.exp(hi), len(pairs))
+    logs = np.log(np.asarray([x for x, _, _ in pairs], dtype=float)
+                  / np.asarray([y for _, y, _ in pairs], dtype=float))  # fmt: skip
+    return logs, np.asarray([e for _, _, e in pairs], dtype=int)
 
 
 def start_ratios(
@@ -125,16 +132,8 @@ def start_ratios(
 ) -> list[float]:
     """A/B of each process epoch on its own (geometric mean of its cycles), in epoch order:
     what each start of the processes said, so that a reader sees starts that disagree."""
-    out = []
-    for e in sorted(set(epochs)):
-        logs = [
-            math.log(x / y)
-            for x, y, t in zip(a, b, epochs, strict=True)
-            if t == e and x is not None and y is not None and x > 0 and y > 0
-        ]
-        if logs:
-            out.append(math.exp(statistics.fmean(logs)))
-    return out
+    logs, tags = _log_ratios(a, b, epochs)
+    return [math.exp(float(logs[tags == e].mean())) for e in np.unique(tags)]
 
 
 def _mean_of_means(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -153,16 +152,21 @@ def combine_epochs(groups: Sequence[np.ndarray], seed: int = 0) -> Interval:
     k = len(groups)
     means = np.asarray([float(g.mean()) for g in groups])
     sizes = np.asarray([g.size for g in groups], dtype=float)
-    mu = float(means.mean())  # equal weights: the start-order reversal cancels only so
     lo, hi = _bootstrap(tuple(groups), _mean_of_means, seed)
-    se_within = (hi - lo) / (2 * Z95)
     df = sizes.sum() - k
     pooled = sum(float(((g - g.mean()) ** 2).sum()) for g in groups) / df if df > 0 else 0.0
-    tau2 = between_epochs_variance(means, pooled / sizes)
-    se = math.sqrt(se_within**2 + tau2 / k)
-    return Interval(
-        math.exp(mu), math.exp(mu - Z95 * se), math.exp(mu + Z95 * se), int(sizes.sum())
-    )
+    return _random_effects(means, pooled / sizes, (hi - lo) / (2 * Z95), int(sizes.sum()))
+
+
+def _random_effects(
+    means: np.ndarray, variances: np.ndarray, se_within: float, n: int
+) -> Interval:
+    """Epochs with equal weights (the start-order reversal cancels only so): the within-epoch
+    standard error plus the between-epoch variance, on the log scale."""
+    k = len(means)
+    mu = float(means.mean())
+    se = math.sqrt(se_within**2 + between_epochs_variance(means, variances) / k)
+    return Interval(math.exp(mu), math.exp(mu - Z95 * se), math.exp(mu + Z95 * se), n)
 
 
 def between_epochs_variance(means: np.ndarray, variances: np.ndarray) -> float:
@@ -212,13 +216,10 @@ def unpaired_ratio(
     if len(parts) == 1:
         est, lo, hi, n = parts[0]
         return Interval(math.exp(est), math.exp(lo), math.exp(hi), int(n))
-    k = len(parts)
     means = np.asarray([p[0] for p in parts])
     variances = np.asarray([((p[2] - p[1]) / (2 * Z95)) ** 2 for p in parts])
-    mu = float(means.mean())
-    se = math.sqrt(float(variances.sum()) / k**2 + between_epochs_variance(means, variances) / k)
-    n = int(sum(p[3] for p in parts))
-    return Interval(math.exp(mu), math.exp(mu - Z95 * se), math.exp(mu + Z95 * se), n)
+    se_within = math.sqrt(float(variances.sum())) / len(parts)
+    return _random_effects(means, variances, se_within, int(sum(p[3] for p in parts)))
 
 
 def distinguishable(ratio: Interval | None, resolution: float) -> bool:

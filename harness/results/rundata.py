@@ -271,6 +271,7 @@ def most_epochs(run: dict[str, Any]) -> int:
     found = [a for sc in scenario_names(run) if (a := analysis(run, sc))]
     return max((a.get("epochs") or 1 for a in found), default=1)
 
+
 def design_text(run: dict[str, Any]) -> str:
     """The measurement design in one phrase, for headers and the decision record."""
     cfg = run.get("config") or {}
