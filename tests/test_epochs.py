@@ -193,7 +193,7 @@ def test_a_per_start_offset_buys_starts_and_the_interval_holds_the_truth(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """2 % between starts, 0.5 % between slices: the loop restarts when its first starts
-    disagree, and the random-effects interval holds the true ratio far more often than one
+    disagree, and the interval over the starts holds the true ratio far more often than one
     start's interval (which takes that start's offset for the candidate)."""
 
     def trial(seed: int, **cfg: Any) -> tuple[int, bool]:
@@ -214,7 +214,8 @@ def test_a_per_start_offset_buys_starts_and_the_interval_holds_the_truth(
 def test_when_no_other_start_fits_the_last_epoch_runs_on_to_the_end(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    sc, an = simulate(monkeypatch, Source(truth=1.0, per_start=0.05), 65.0, min_cycles=1000)
+    sc, an = simulate(monkeypatch, Source(truth=1.0, per_start=0.05), 65.0, min_cycles=1000,
+                      epochs=2)  # fmt: skip
     assert an["stop_reason"] == "budget spent" and sc.starts == 2
     cycles_2 = {s["cycle"] for s in sc.bench.run["slices"] if s["epoch"] == 2}
     assert len(cycles_2) > 2  # past --epoch-cycles: cycles are all that was left to buy

@@ -223,13 +223,31 @@ def test_a_start_order_effect_cancels_when_the_order_is_reversed() -> None:
     assert not first.contains(1.0) and first.estimate > 1.015
 
 
-def test_without_an_epoch_effect_epochs_cost_little_and_find_the_true_ratio() -> None:
+def test_without_an_epoch_effect_epochs_find_the_true_ratio() -> None:
+    """No per-start effect: the epochs still find the true ratio; their interval (t on k − 1
+    over four starts) is wider than the cycles pooled into one sample, but not by much more
+    than t's own price for few replicates."""
     rng = np.random.default_rng(5)
-    a, b, tags = epoch_pair(2, 15, [math.log(0.9)] * 2, 0.01, rng)
+    a, b, tags = epoch_pair(4, 8, [math.log(0.9)] * 4, 0.01, rng)
     pooled, both = paired.paired_ratio(a, b, 0), paired.paired_ratio(a, b, 0, tags)
     assert pooled is not None and both is not None
     assert both.contains(0.9) and abs(both.estimate - 0.9) < 0.01
-    assert both.half_width < 1.5 * pooled.half_width
+    assert both.half_width < 3 * pooled.half_width
+
+
+@pytest.mark.parametrize("per_start", [0.0, 0.01, 0.02])
+def test_the_interval_over_epochs_holds_the_truth_95_percent_of_the_time(per_start: float) -> None:
+    """Three starts of two cycles, as a default run has: cycle noise 2 %, a per-start offset of
+    0, 1 or 2 %. A 95 % interval must hold the true ratio in ~95 % of runs (the random-effects
+    variance with a normal quantile held it in 81–88 %, even with no per-start effect)."""
+    rng = np.random.default_rng(21)
+    runs, held = 300, 0
+    for k in range(runs):
+        a, b, tags = epoch_pair(3, 2, list(rng.normal(0, per_start, size=3)), 0.02, rng)
+        ratio = paired.paired_ratio(a, b, k, tags)
+        assert ratio is not None
+        held += ratio.contains(1.0)
+    assert 0.91 <= held / runs <= 0.99
 
 
 def test_analyse_reads_epochs_from_the_slices() -> None:

@@ -4,7 +4,7 @@ On this project's VM a candidate started later in an epoch ran faster for that w
 1 % per position (six default runs and four A/A runs of 2026-12-01: start position 1 of 4 at
 -1.4 %, position 4 at +1.4 % against the candidate's own mean, its app CPU per request lower by as
 much). Epochs reverse the start order, so the effect cancels in the mean over an even number of
-epochs; but each epoch on its own is off by it, and the random-effects variance between epochs
+epochs; but each epoch on its own is off by it, and the variance between epochs
 took it for chance: it made the between-start spread that widened every default run's interval.
 
 So the slope per position is estimated inside each scenario, from the candidates' epoch means

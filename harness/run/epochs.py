@@ -18,7 +18,7 @@ class EpochPolicy:
     """least: starts every scenario makes (`--epochs`); most: the cap (`--max-epochs`); cycles: the
     cycles after which an epoch ends when another may follow (`--epoch-cycles`)."""
 
-    least: int = 2
+    least: int = 3
     most: int = 10
     cycles: int = 2
 
