@@ -40,7 +40,7 @@ def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
                       "--min-cycles", "1000", "--epochs", "1", "--max-epochs", "1")  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     validate(run)
-    assert run["design"] == "interleaved" and run["schema_version"] == 5
+    assert run["design"] == "interleaved" and run["schema_version"] == 6
     crashed = next(t for t in run["trials"] if t["spike"] == "crash_later")
     assert "spike_crashed" in crashed["invalid_reasons"] and "died" in crashed["error"]
     mine = [s for s in run["slices"] if s["spike"] == "crash_later"]
@@ -110,6 +110,11 @@ def test_epochs_restart_every_candidate_in_the_reversed_order(
     an = run["analysis"]["read_heavy"]
     assert an["epochs"] == len(epochs) and an["stop_reason"] == "budget spent"
     assert len(an["restart_seconds"]) == len(epochs) - 1
+    phases = an["restart_phases"]
+    assert len(phases) == len(epochs) - 1
+    for total, parts in zip(an["restart_seconds"], phases, strict=True):
+        assert set(parts) == {"stop", "databases", "spikes", "settle", "loadgens", "warm_up"}
+        assert parts["warm_up"] >= 1.0 and sum(parts.values()) <= total + 0.1  # --warmup 1
     assert f"{len(epochs)} process epochs" in (tmp_path / "r" / "report.md").read_text()
     assert_nothing_left(pids_before)
 

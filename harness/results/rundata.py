@@ -310,10 +310,15 @@ def resolution_text(run: dict[str, Any]) -> str:
             "are shown as ≈."
         )
     per = ", ".join(f"{sc} ±{v:.1%}" for sc, v in res["per_scenario"].items() if v is not None)
-    over = "cycles, each process epoch counted once" if most_epochs(run) > 1 else "cycles"
+    if most_epochs(run) <= 1:
+        how = "paired 95% bootstrap intervals over cycles"
+    elif int(run.get("schema_version") or 1) >= 6:
+        how = "paired 95% Student-t intervals over the process starts, each start's cycles paired"
+    else:  # written before schema 6: a bootstrap within epochs plus a between-epoch variance
+        how = "paired 95% bootstrap intervals over cycles, each process epoch counted once"
     text = (
         f"Resolution: this run can tell apart throughput differences larger than "
-        f"±{res['overall']:.1%} ({per}; paired 95% bootstrap intervals over {over}). Only "
+        f"±{res['overall']:.1%} ({per}; {how}). Only "
         "differences above it are ranked; the rest share a rank (≈)."
     )
     for sc, aa in res["aa"].items():

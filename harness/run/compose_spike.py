@@ -186,6 +186,9 @@ class ComposeSpike:
             }
         return {"source": "engine stats (snapshot after the window)", **self.runtime.stats(self)}
 
+    def terminate(self) -> None:
+        """Nothing to ask ahead: the engine's stop in `stop` sends the SIGTERM and waits."""
+
     def stop(self) -> None:
         """Save the container log beside the trial, then stop (SIGTERM, 10 s) and remove it."""
         if self.sampler is not None:

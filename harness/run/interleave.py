@@ -63,6 +63,8 @@ class InterleavedScenario:
         self.sampler_cpu_s = 0.0
         self.stop_reason = "not started"
         self.restarts: list[float] = []  # seconds each later epoch's restart took
+        self.phases: dict[str, float] = {}  # the current (re)start's seconds per phase (launch.py)
+        self.restart_phases: list[dict[str, float]] = []  # each later epoch's restart, by phase
         if cfg.open_rate:
             self.model = "open"
 
@@ -127,9 +129,11 @@ class InterleavedScenario:
         began = time.monotonic()
         self.epoch += 1
         self.in_epoch = 0
+        self.phases = {}
         self._restart_all()
         self.restart_s = time.monotonic() - began
         self.restarts.append(round(self.restart_s, 2))
+        self.restart_phases.append({k: round(v, 2) for k, v in self.phases.items()})
 
     def let_events_arrive(self) -> None:
         """realtime: the last slice's events are still on their way when its processes stop."""
@@ -334,6 +338,7 @@ class InterleavedScenario:
         note = self.bench.run["analysis"].setdefault(self.scenario.name, {})
         note["stop_reason"] = self.stop_reason
         note["restart_seconds"] = self.restarts
+        note["restart_phases"] = self.restart_phases
 
     def _close_record(self, live: Live) -> None:
         close_record(

@@ -8,6 +8,8 @@ costs one warm-up, not one per candidate.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from harness.errors import SpikeStartError
@@ -20,6 +22,17 @@ from harness.run.seed import load_seed_module
 
 if TYPE_CHECKING:
     from harness.run.interleave import InterleavedScenario
+
+
+@contextmanager
+def timed(sc: InterleavedScenario, phase: str) -> Iterator[None]:
+    """Adds the phase's seconds to the current (re)start's account: what a start costs decides
+    how many starts a budget buys (README, "Epochs")."""
+    began = time.monotonic()
+    try:
+        yield
+    finally:
+        sc.phases[phase] = sc.phases.get(phase, 0.0) + time.monotonic() - began
 
 
 def start_all(sc: InterleavedScenario) -> None:
@@ -42,13 +55,15 @@ def restart_all(sc: InterleavedScenario) -> None:
     b = sc.bench
     assert b.db is not None
     sc.let_events_arrive()
-    for live in sc.lives:  # one at a time: a Ctrl-C meanwhile must reach this thread
-        if live.loadgen is not None:
-            live.loadgen.stop()
-        if live.handle is not None:
-            live.handle.stop()
-    for live in sc.lives:
-        b.db.drop_database(live.dbname)
+    with timed(sc, "stop"):
+        ending = [p for live in sc.lives for p in (live.loadgen, live.handle) if p is not None]
+        for proc in ending:  # every group asked at once: each takes up to a second or two to go
+            proc.terminate()
+        for proc in ending:  # then waited for in turn, in this thread (a Ctrl-C must reach it)
+            proc.stop()
+    with timed(sc, "databases"):
+        for live in sc.lives:
+            b.db.drop_database(live.dbname)
     sc.lives.reverse()
     for live in sc.lives:
         if not live.dead:
@@ -65,12 +80,14 @@ def _launch_all(sc: InterleavedScenario) -> None:
         if live.dead:
             continue
         live.dbname = f"sb_{run_key}_{sc.number:02d}_{i:02d}_e{sc.epoch}"
-        url = b.db.create_database(live.dbname, template=b.template)
+        with timed(sc, "databases"):
+            url = b.db.create_database(live.dbname, template=b.template)
         try:
-            live.handle = b.runtime.start_spike(
-                live.cand.manifest, url, b.parity, free_port(), sc.cfg.sut_cpus,
-                live.raw_dir / "spike.log",
-            )  # fmt: skip
+            with timed(sc, "spikes"):
+                live.handle = b.runtime.start_spike(
+                    live.cand.manifest, url, b.parity, free_port(), sc.cfg.sut_cpus,
+                    live.raw_dir / "spike.log",
+                )  # fmt: skip
         except SpikeStartError as exc:
             live.dead = True
             live.record["invalid_reasons"].append("start_failed")
@@ -82,11 +99,12 @@ def _launch_all(sc: InterleavedScenario) -> None:
         live.record.setdefault("epoch_starts", []).append(
             {"epoch": sc.epoch, "order": i, "startup_seconds": live.handle.startup_seconds}
         )
-    time.sleep(1.0)  # let the workers settle before the idle reading
-    for live in sc.lives:
-        if live.running() and sc.epoch == 1:
-            assert live.handle is not None
-            live.idle = tree_memory(live.handle.processes())
+    with timed(sc, "settle"):
+        time.sleep(1.0)  # let the workers settle before the idle reading
+        for live in sc.lives:
+            if live.running() and sc.epoch == 1:
+                assert live.handle is not None
+                live.idle = tree_memory(live.handle.processes())
     _warm_all(sc, [live for live in sc.lives if live.running()])
     b.save()
 
@@ -95,18 +113,20 @@ def _warm_all(sc: InterleavedScenario, lives: list[Live]) -> None:
     """Start every candidate's Locust with the gate open (users spawn and log in), together,
     then pause them all: one warm-up per epoch instead of one per candidate (a sequential
     warm-up cost 20 of the 28 s a restart of four candidates took)."""
-    for live in lives:
-        _start_loadgen(sc, live)
     ready = []
-    for live in lives:
-        assert live.loadgen is not None
-        try:
-            live.loadgen.wait_ready()
-            ready.append(live)
-        except LoadgenError as exc:
-            sc.lose(live, "no_load", f"load generator failed to start: {exc}")
+    with timed(sc, "loadgens"):
+        for live in lives:
+            _start_loadgen(sc, live)
+        for live in lives:
+            assert live.loadgen is not None
+            try:
+                live.loadgen.wait_ready()
+                ready.append(live)
+            except LoadgenError as exc:
+                sc.lose(live, "no_load", f"load generator failed to start: {exc}")
     # realtime: every subscriber logs in and opens its socket before the first slice
-    time.sleep(max(sc.cfg.warmup_s, float(sc.scenario.realtime.get("warmup_s", 0))))
+    with timed(sc, "warm_up"):
+        time.sleep(max(sc.cfg.warmup_s, float(sc.scenario.realtime.get("warmup_s", 0))))
     for live in ready:
         assert live.loadgen is not None and live.tail is not None
         try:

@@ -8,13 +8,21 @@ import signal
 import subprocess
 
 
-def stop_group(
-    proc: subprocess.Popen[bytes], timeout: float = 10.0, first: int = signal.SIGTERM
-) -> None:
-    """Ask the group to stop (`first`), wait, then SIGKILL whatever is left of it."""
+def ask_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Send the group `sig` without waiting: several groups asked at once stop in parallel."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, first)
+            os.killpg(proc.pid, sig)
+
+
+def stop_group(
+    proc: subprocess.Popen[bytes], timeout: float = 10.0, first: int | None = signal.SIGTERM
+) -> None:
+    """Ask the group to stop (`first`; None: it was asked already, by `ask_group`), wait, then
+    SIGKILL whatever is left of it."""
+    if proc.poll() is None:
+        if first is not None:
+            ask_group(proc, first)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
     with contextlib.suppress(ProcessLookupError, PermissionError):
