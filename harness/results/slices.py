@@ -159,6 +159,11 @@ def analyse(
     thr = cycle_table(slices, scenario, spikes, "throughput_rps", normalise,
                       effect if adjust_order else None)  # fmt: skip
     epochs = cycle_epochs(slices, scenario)
+    # the slope was fitted on the candidates' epoch means: each pair's share of that degree of
+    # freedom is taken from its t interval (without it, three starts held the truth in ~90 %)
+    adjusted = adjust_order and effect is not None and effect.applies
+    ordered = {sp for sp, _ in start_orders(slices, scenario)}
+    df_lost = 1.0 / max(len(ordered) - 1, 1) if adjusted else 0.0
     est = {sp: statistics.fmean(v) for sp, vs in thr.items() if (v := [x for x in vs if x])}
     out: dict[str, Any] = {
         "scenario": scenario,
@@ -185,8 +190,8 @@ def analyse(
     out["best"] = best
     ratios = {}
     for sp in order[1:]:
-        p = paired.paired_ratio(thr[sp], thr[best], seed, epochs)
-        u = paired.unpaired_ratio(thr[sp], thr[best], seed, epochs)
+        p = paired.paired_ratio(thr[sp], thr[best], seed, epochs, df_lost)
+        u = paired.unpaired_ratio(thr[sp], thr[best], seed, epochs, df_lost)
         ratios[sp] = p
         out["ratios_to_best"][sp] = {
             "paired": p.to_dict() if p else None,
@@ -204,7 +209,7 @@ def analyse(
 
     def separated(a: str, b: str) -> bool:
         if (a, b) not in pair_cache:
-            pair_cache[(a, b)] = paired.paired_ratio(thr[a], thr[b], seed, epochs)
+            pair_cache[(a, b)] = paired.paired_ratio(thr[a], thr[b], seed, epochs, df_lost)
         return paired.distinguishable(pair_cache[(a, b)], threshold)
 
     groups = paired.rank_groups(order, separated)

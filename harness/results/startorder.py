@@ -13,7 +13,8 @@ cancels), and each slice's throughput is put back to the epoch's middle position
 estimate or comparison. Its standard error is kept beside it. The slope takes one of the
 (candidates − 1) × (epochs − 1) degrees of freedom that the between-epoch variance is estimated
 from; it is applied only where at least two are left (so not to an A/A pair over two or three
-epochs, whose one between-epoch difference it would explain away).
+epochs, whose one between-epoch difference it would explain away), and each pair's t interval
+over the starts gives up its share of that degree of freedom (results/slices.py).
 """
 
 from __future__ import annotations
