@@ -130,17 +130,21 @@ def test_over_three_starts_the_adjusted_interval_holds_the_truth_95_percent_of_t
     per_start: float,
 ) -> None:
     """Three starts of two cycles, as a default run has, 1 % per position: the slope is fitted
-    on the epoch means, so each pair gives up its share of a degree of freedom; without that
-    the interval held the truth in 89-92 %, with it 93-94 % (/work/notes/ordercov6.py)."""
-    held = total = 0
-    for seed in range(60):
+    on the epoch means, so each pair gives up its share of a degree of freedom, and where its
+    start positions do not cancel (three epochs) it carries the slope's own error. With
+    neither, the interval held the truth in 89-92 % (/work/notes/ordercov6.py); with the
+    degree of freedom alone, the worst pair (last, first, last against the best) held it in
+    84-89 % (/work/notes/pooled6.py)."""
+    held: dict[str, int] = {}
+    runs = 60
+    for seed in range(runs):
         rows = run_slices(3, 2, 0.01, seed, per_start=per_start)
         out = slices.analyse(rows, "s", list(RATES), 0.03, seed)
         assert out["start_order_effect"]["adjusted"] is True
         for sp, r in ratios(out).items():
-            held += r["lo"] <= RATES[sp] / RATES["a"] <= r["hi"]
-            total += 1
-    assert 0.9 <= held / total <= 0.99, (held, total)
+            held[sp] = held.get(sp, 0) + (r["lo"] <= RATES[sp] / RATES["a"] <= r["hi"])
+    assert 0.9 <= sum(held.values()) / (runs * len(held)) <= 0.99, held
+    assert min(held.values()) >= 0.85 * runs, held
 
 
 def test_with_noise_of_its_own_per_start_the_adjusted_interval_still_holds_the_truth() -> None:

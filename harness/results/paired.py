@@ -96,6 +96,7 @@ def paired_ratio(
     seed: int = 0,
     epochs: Sequence[int] | None = None,
     df_lost: float = 0.0,
+    extra_var: float = 0.0,
 ) -> Interval | None:
     """A/B from cycles where both were measured: geometric mean of the per-cycle ratios.
 
@@ -103,13 +104,15 @@ def paired_ratio(
     With `epochs` (the process epoch of each cycle) spanning more than one epoch, the epochs are
     the replicates (`combine_epochs`): a difference that belongs to one start of the processes,
     not to the candidates, widens the interval instead of biasing it. `df_lost`: degrees of
-    freedom the epoch means already gave to something fitted on them (the start-order slope)."""
+    freedom the epoch means already gave to something fitted on them (the start-order slope);
+    `extra_var`: a variance (log scale) of the estimate that the epochs' spread cannot show
+    (that slope's own error, where the pair's start positions do not cancel)."""
     logs, tags = _log_ratios(a, b, epochs)
     if logs.size < 2:
         return None
     groups = [g for e in np.unique(tags) if (g := logs[tags == e]).size >= 2]
     if len(groups) >= 2:
-        return combine_epochs(groups, seed, df_lost)
+        return combine_epochs(groups, seed, df_lost, extra_var)
     lo, hi = _bootstrap((logs,), np.mean, seed)
     return Interval(float(np.exp(logs.mean())), math.exp(lo), math.exp(hi), int(logs.size))
 
@@ -143,7 +146,7 @@ def _mean_of_means(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def combine_epochs(
-    groups: Sequence[np.ndarray], seed: int = 0, df_lost: float = 0.0
+    groups: Sequence[np.ndarray], seed: int = 0, df_lost: float = 0.0, extra_var: float = 0.0
 ) -> Interval:
     """Per-cycle log-ratios of several process epochs: the epochs are the replicates.
 
@@ -154,17 +157,18 @@ def combine_epochs(
     bootstrap within epochs of two cycles, held a synthetic truth in only 81–88 % of runs, even
     with no per-start effect at all (README, "Epochs"); this holds it in ~95 %."""
     means = np.asarray([float(g.mean()) for g in groups])
-    return _epochs_as_replicates(means, 0.0, int(sum(g.size for g in groups)), df_lost)
+    n = int(sum(g.size for g in groups))
+    return _epochs_as_replicates(means, 0.0, n, df_lost, extra_var)
 
 
 def _epochs_as_replicates(
-    means: np.ndarray, se_floor: float, n: int, df_lost: float = 0.0
+    means: np.ndarray, se_floor: float, n: int, df_lost: float = 0.0, extra_var: float = 0.0
 ) -> Interval:
     """Equal weights (the start-order reversal cancels only so); t on k − 1 − df_lost degrees
     of freedom. se_floor: a standard error the interval may not be narrower than."""
     k = len(means)
     mu = float(means.mean())
-    se = max(float(means.std(ddof=1)) / math.sqrt(k), se_floor)
+    se = math.sqrt(max(float(means.std(ddof=1)) / math.sqrt(k), se_floor) ** 2 + extra_var)
     q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, max(k - 1 - df_lost, 0.5)))
     return Interval(math.exp(mu), math.exp(mu - q * se), math.exp(mu + q * se), n)
 
@@ -179,6 +183,7 @@ def unpaired_ratio(
     seed: int = 0,
     epochs: Sequence[int] | None = None,
     df_lost: float = 0.0,
+    extra_var: float = 0.0,
 ) -> Interval | None:
     """mean(A)/mean(B) with the samples resampled independently: what the same slices would say
     without pairing (and the only honest comparison between two different runs).
@@ -211,7 +216,8 @@ def unpaired_ratio(
     means = np.asarray([p[0] for p in parts])
     variances = np.asarray([((p[2] - p[1]) / (2 * Z95)) ** 2 for p in parts])
     se_within = math.sqrt(float(variances.sum())) / len(parts)
-    return _epochs_as_replicates(means, se_within, int(sum(p[3] for p in parts)), df_lost)
+    n = int(sum(p[3] for p in parts))
+    return _epochs_as_replicates(means, se_within, n, df_lost, extra_var)
 
 
 def distinguishable(ratio: Interval | None, resolution: float) -> bool:
