@@ -250,6 +250,22 @@ def test_the_interval_over_epochs_holds_the_truth_95_percent_of_the_time(per_sta
     assert 0.91 <= held / runs <= 0.99
 
 
+def test_an_epoch_left_with_one_cycle_still_counts_as_a_start() -> None:
+    """A slice flagged by the probe can leave an epoch one usable cycle: it is still one start's
+    estimate, so three starts stay three (t on 2, not t on 1 over the other two)."""
+    rng = np.random.default_rng(4)
+    a, b, tags = epoch_pair(3, 2, [0.0, 0.0, 0.0], 0.01, rng)
+    a[5] = None  # type: ignore[call-overload]
+    both = paired.paired_ratio(a, b, 0, tags)
+    two = paired.paired_ratio(a[:4], b[:4], 0, tags[:4])
+    assert both is not None and two is not None
+    assert both.n == 5 and both.contains(1.0)
+    assert both.half_width < two.half_width / 2  # t(2) = 4.3 against t(1) = 12.7
+    # the slope's share of a degree of freedom never takes t below one degree
+    lost = paired.paired_ratio(a[:4], b[:4], 0, tags[:4], df_lost=1 / 3)
+    assert lost is not None and lost.half_width == pytest.approx(two.half_width)
+
+
 def test_analyse_reads_epochs_from_the_slices() -> None:
     rows = []
     for e, (start, effect) in enumerate(((1, 1.02), (9, 0.98)), start=1):

@@ -110,7 +110,8 @@ def paired_ratio(
     logs, tags = _log_ratios(a, b, epochs)
     if logs.size < 2:
         return None
-    groups = [g for e in np.unique(tags) if (g := logs[tags == e]).size >= 2]
+    # an epoch left with one usable cycle is still one start's estimate (a replicate)
+    groups = [logs[tags == e] for e in np.unique(tags)]
     if len(groups) >= 2:
         return combine_epochs(groups, seed, df_lost, extra_var)
     lo, hi = _bootstrap((logs,), np.mean, seed)
@@ -169,7 +170,9 @@ def _epochs_as_replicates(
     k = len(means)
     mu = float(means.mean())
     se = math.sqrt(max(float(means.std(ddof=1)) / math.sqrt(k), se_floor) ** 2 + extra_var)
-    q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, max(k - 1 - df_lost, 0.5)))
+    # never below 1: two usable starts less the slope's share would make t explode (below one
+    # degree of freedom its quantile runs to the hundreds: a default run showed ±1500 %)
+    q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, max(k - 1 - df_lost, 1.0)))
     return Interval(math.exp(mu), math.exp(mu - q * se), math.exp(mu + q * se), n)
 
 
