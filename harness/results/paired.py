@@ -2,7 +2,8 @@
 
 On a shared host the machine's speed drifts over minutes, and every candidate measured in the same
 cycle (seconds apart) sees the same drift. The ratio A/B *within a cycle* cancels it; the mean of
-those log-ratios over cycles, with a bootstrap interval (scipy's, BCa), is the comparison. The
+those log-ratios over cycles, with a bootstrap interval (scipy's, BCa), is the comparison; over
+several process starts, the starts are the replicates (Student's t over their means). The
 unpaired interval (the same slices treated as independent samples) is kept beside it, so a run
 shows how much pairing bought.
 """
@@ -140,10 +141,6 @@ def start_ratios(
     what each start of the processes said, so that a reader sees starts that disagree."""
     logs, tags = _log_ratios(a, b, epochs)
     return [math.exp(float(logs[tags == e].mean())) for e in np.unique(tags)]
-
-
-def _mean_of_means(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean([np.mean(x, axis=axis) for x in samples], axis=0)
 
 
 def combine_epochs(
