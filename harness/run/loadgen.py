@@ -18,7 +18,7 @@ import psutil
 
 from harness.paths import SCENARIOS_DIR
 from harness.run.postgres import free_port
-from harness.run.procs import ask_group, stop_group
+from harness.run.procs import GroupOwner
 from harness.scenario import Scenario
 
 LOCUSTFILE = SCENARIOS_DIR / "locustfile.py"
@@ -46,7 +46,7 @@ class LoadgenError(RuntimeError):
 
 
 @dataclass
-class Loadgen:
+class Loadgen(GroupOwner):
     scenario: Scenario
     host: str
     out_dir: Path
@@ -133,7 +133,6 @@ class Loadgen:
             "SPIKEBENCH_MODEL": "open" if self.open else "closed",
             "SPIKEBENCH_RECONNECT": "1" if self.config.reconnect else "0",
         }
-        self._asked = False
         with (self.out_dir / "locust.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
@@ -215,16 +214,7 @@ class Loadgen:
             time.sleep(0.003)
         raise LoadgenError(f"Locust did not acknowledge pause {self.pauses} in {timeout:.0f} s")
 
-    def terminate(self) -> None:
-        """SIGTERM now, without waiting; `stop` then waits (a second SIGTERM would make Locust
-        shut down twice)."""
-        if self.proc is not None and not self._asked:
-            ask_group(self.proc)
-            self._asked = True
-
-    _asked = False
-
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM lets Locust write its outputs; SIGKILL the group if it does not go."""
-        if self.proc is not None:
-            stop_group(self.proc, timeout, first=None if self._asked else signal.SIGTERM)
+        """SIGTERM (unless `terminate` sent it) lets Locust write its outputs; SIGKILL the group
+        if it does not go."""
+        self.end_group(timeout)

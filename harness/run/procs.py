@@ -29,3 +29,23 @@ def stop_group(
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+
+
+class GroupOwner:
+    """Mixin for an object that started a process group in `proc`: `terminate` asks it to stop
+    without waiting (a restart asks every candidate's groups at once), `end_group` then waits
+    and kills what is left, without a second SIGTERM (Locust would shut down twice)."""
+
+    proc: subprocess.Popen[bytes] | None
+    _asked: subprocess.Popen[bytes] | None = None  # the process `terminate` signalled
+
+    def terminate(self) -> None:
+        proc = self.proc
+        if proc is not None and self._asked is not proc:
+            ask_group(proc)
+            self._asked = proc
+
+    def end_group(self, timeout: float) -> None:
+        if self.proc is not None:
+            asked = self._asked is self.proc
+            stop_group(self.proc, timeout, first=None if asked else signal.SIGTERM)

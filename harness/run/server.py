@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -18,7 +17,7 @@ import psutil
 
 from harness.errors import PortInUse, SpikeStartError
 from harness.manifest import Parity, SpikeManifest
-from harness.run.procs import ask_group, stop_group
+from harness.run.procs import GroupOwner
 from harness.run.spikeenv import SpikeEnv
 
 HOST = "127.0.0.1"
@@ -86,7 +85,7 @@ def wait_for_health(
 
 
 @dataclass
-class SpikeServer:
+class SpikeServer(GroupOwner):
     """A running spike: its process group, port and log. Stop it with stop()."""
 
     manifest: SpikeManifest
@@ -129,7 +128,6 @@ class SpikeServer:
         )
         self.command = ["taskset", "-c", self.cpus, *argv] if self.cpus else argv
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._asked = False
         with self.log_path.open("ab") as log:
             self.started_at = time.monotonic()
             self.proc = subprocess.Popen(
@@ -199,17 +197,8 @@ class SpikeServer:
         except psutil.NoSuchProcess:
             return []
 
-    def terminate(self) -> None:
-        """SIGTERM the group now, without waiting (`stop` waits): restarts ask every candidate
-        at once instead of waiting for each graceful exit in turn."""
-        if self.proc is not None and not self._asked:
-            ask_group(self.proc)
-            self._asked = True
-
-    _asked = False
-
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the process group (graceful), SIGKILL what is left: nothing stays behind."""
-        if self.proc is not None:
-            stop_group(self.proc, timeout, first=None if self._asked else signal.SIGTERM)
+        """SIGTERM the process group (graceful; unless `terminate` sent it), SIGKILL what is
+        left: nothing stays behind."""
+        self.end_group(timeout)
         self.proc = None
