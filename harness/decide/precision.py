@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.results import rundata as rd
 from harness.results import slices as sl
-from harness.results.paired import cv, unpaired_ratio
+from harness.results.paired import cv
 from harness.results.resultfile import load_run
 
 TARGETS = {
@@ -44,22 +44,25 @@ def _median(values: list[float]) -> float | None:
 
 
 def _unpaired_widths(run: dict[str, Any], sc: str, an: dict[str, Any]) -> list[float]:
-    """The same slices' unpaired interval for each ratio to the best, recomputed with the epochs
-    as the paired one has them (files before schema 5 stored it with the epochs pooled)."""
-    best = an.get("best")
-    spikes = rd.spike_names(run)
-    if not best or best not in spikes:
-        return []
-    normalise = bool(an.get("normalised_by_probe"))
-    adjusted = bool((an.get("start_order_effect") or {}).get("adjusted"))
-    effect = sl.order_effect(run.get("slices", []), sc, spikes, normalise) if adjusted else None
-    thr = sl.cycle_table(run.get("slices", []), sc, spikes, "throughput_rps", normalise, effect)
-    epochs = sl.cycle_epochs(run.get("slices", []), sc)
-    out = []
-    for sp in an.get("ratios_to_best") or {}:
-        if sp in thr and (u := unpaired_ratio(thr[sp], thr[best], 0, epochs)) is not None:
-            out.append(u.half_width)
-    return out
+    """The same slices' unpaired interval for each ratio to the best, as the file's own analysis
+    computed it beside the paired one (schema 5 on); files before schema 5 stored it with the
+    epochs pooled, so theirs comes from the analysis run again on the slices (with the run's
+    probe setting; seed 0, as the precision command has always resampled them)."""
+    ratios = an.get("ratios_to_best") or {}
+    if int(run.get("schema_version") or 1) < 5:
+        spikes = rd.spike_names(run)
+        if not an.get("best") or an["best"] not in spikes:
+            return []
+        again = sl.analyse(
+            run.get("slices", []), sc, spikes, float(an.get("target") or 0.03),
+            normalise=bool(an.get("normalised_by_probe")),
+        )  # fmt: skip
+        ratios = {sp: r for sp, r in (again.get("ratios_to_best") or {}).items() if sp in ratios}
+    return [
+        u["half_width"]
+        for r in ratios.values()
+        if (u := r.get("unpaired")) and u.get("half_width") is not None
+    ]
 
 
 def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:

@@ -190,7 +190,7 @@ def analyse(
         "resolution_reached": False,
         "ranking": [],
         "start_order_effect": (
-            {**effect.to_dict(), "adjusted": adjust_order and effect.applies}
+            {**effect.to_dict(), "adjusted": adjusted}
             if effect is not None
             else None
         ),
