@@ -6,6 +6,7 @@ harness can count them and measure their size.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -66,8 +67,19 @@ def ensure_env(manifest: SpikeManifest, rebuild: bool = False) -> SpikeEnv:
     env = SpikeEnv(manifest.spike, cache_dir() / "venvs" / env_key(manifest))
     if (env.path / MARKER).exists() and not rebuild:
         return env
-    shutil.rmtree(env.path, ignore_errors=True)
     env.path.parent.mkdir(parents=True, exist_ok=True)
+    # two runs (or test workers) building the same venv at once removed each other's files and
+    # ensurepip failed: one builds, the other waits and then reuses it
+    with env.path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (env.path / MARKER).exists() and not rebuild:
+            return env
+        _build(manifest, env)
+    return env
+
+
+def _build(manifest: SpikeManifest, env: SpikeEnv) -> None:
+    shutil.rmtree(env.path, ignore_errors=True)
     steps = [
         [sys.executable, "-m", "venv", str(env.path)],
         [
@@ -89,4 +101,3 @@ def ensure_env(manifest: SpikeManifest, rebuild: bool = False) -> SpikeEnv:
                 f"spike {manifest.name}: `{' '.join(argv[-3:])}` failed:\n{done.stderr[-2000:]}"
             )
     (env.path / MARKER).write_text(manifest.requirements.read_text())
-    return env
