@@ -152,7 +152,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--step", type=float, dest="step_s", help="capacity: measured seconds of one "
                    "search or equal-load step (default 4; --quick 2)")  # fmt: skip
     p.add_argument("--min-cycles", type=int, help="interleaved: cycles before the resolution "
-                   "may stop a scenario (default 6; --quick 3)")  # fmt: skip
+                   "may stop a scenario (default 3; --quick 3)")  # fmt: skip
     p.add_argument("--epochs", type=int, help="interleaved: the fewest times each scenario "
                    "starts every candidate afresh, the start order reversed each time; more "
                    "follow while the resolution is not reached (default 3: the interval is t "
@@ -160,8 +160,20 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    "synthetic runs; --quick 1)")  # fmt: skip
     p.add_argument("--max-epochs", type=int, help="interleaved: the most starts per scenario "
                    "(default 10; --quick 1)")  # fmt: skip
-    p.add_argument("--epoch-cycles", type=int, help="interleaved: cycles after which an epoch "
-                   "ends when another start may follow (default 2)")  # fmt: skip
+    p.add_argument("--epoch-cycles", type=int, help="interleaved: each scenario's cycles per "
+                   "epoch when another start may follow (default 1: a start is the "
+                   "replicate)")  # fmt: skip
+    p.add_argument("--rewarm", type=float, dest="rewarm_s", help="interleaved: warm-up seconds of "
+                   "an epoch's restarted processes, all candidates at once (default 2; the first "
+                   "start has --warmup, in which the Locust users log in)")  # fmt: skip
+    p.add_argument(
+        "--per-scenario-starts",
+        dest="shared_starts",
+        action="store_false",
+        help="interleaved: every scenario starts and restarts the candidates for itself "
+        "(default: one start serves every closed-loop scenario in turn, so a restart is paid "
+        "once per epoch; README, \"Epochs\")",
+    )
     p.add_argument(
         "--reconnect-each-slice",
         action="store_true",
@@ -309,6 +321,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         probe_normalise=args.probe_normalise,
         adjust_start_order=getattr(args, "start_order_adjust", True),
         reconnect=getattr(args, "reconnect_each_slice", False),
+        shared_starts=getattr(args, "shared_starts", True),
         slo_p99_ms=args.slo_p99_ms or team_slo(),
         upstream_delay=args.upstream_delay,
         upstream_error_rate=args.upstream_error_rate,
@@ -347,6 +360,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         ("epochs", args.epochs),
         ("max_epochs", args.max_epochs),
         ("epoch_cycles", args.epoch_cycles),
+        ("rewarm_s", args.rewarm_s),
         ("step_s", args.step_s),
         ("equal_load_cycles", None),
     ):

@@ -11,6 +11,11 @@ SPIKEBENCH_GATED=1 (the interleaved design): one long-lived Locust per spike, pa
 the harness. SIGUSR2 closes a gate that every user passes before each task; once every user waits
 at it (nothing in flight), the rows so far are appended to requests-<pid>.csv and ack.json says
 so. SIGUSR1 opens the gate. A pause costs no process start and no re-login.
+A restart of the spike (a new process epoch) does not restart Locust either: before the resume the
+harness writes target.json (a generation number and the spike's new URL); every user that passes
+the gate after it drops its connections, sends to the new URL and forgets the items it created
+(the new database copy has none of them). Its token stays valid: the copy holds the same users and
+every spike signs with the parity secret.
 """
 
 from __future__ import annotations
@@ -171,7 +176,35 @@ def think_at_gate(seconds: float, rng: random.Random) -> bool:
     return paused
 
 
+# the spike this Locust sends to: (generation, base URL); generation 0 is the --host it started with
+_target: tuple[int, str | None] = (0, None)
+
+
+def _read_target() -> None:
+    """target.json, written by the harness before a resume, when the spike was restarted."""
+    global _target
+    try:
+        data = json.loads((OUT / "target.json").read_text())
+        _target = (int(data["gen"]), str(data["host"]))
+    except (OSError, ValueError, KeyError):
+        pass
+
+
+def follow_target(user: Any, forget: Callable[[], None]) -> None:
+    """A user at the gate after a restart: drop its connections (their server is gone), send to
+    the new URL, and `forget` what it created in the old database copy."""
+    gen, host = _target
+    if gen == getattr(user, "sb_target", 0) or host is None:
+        return
+    user.client.client.close()
+    user.client.base_url = host
+    user.host = host
+    forget()
+    user.sb_target = gen
+
+
 def _resume() -> None:
+    _read_target()
     _gate.set()
 
 
@@ -396,8 +429,10 @@ class ScenarioUser(FastHttpUser):
             paused = think_at_gate(lo + self.rng.random() * (hi - lo), self.rng)
         else:
             paused = park_at_gate()
-        if paused and RECONNECT:
-            self.client.client.close()  # nothing in flight; the next request connects anew
+        if paused:
+            follow_target(self, self.created.clear)
+            if RECONNECT:
+                self.client.client.close()  # nothing in flight; the next request connects anew
         return 0.0
 
     def on_stop(self) -> None:
@@ -497,10 +532,15 @@ class OpenArrivals(FastHttpUser):
         finally:
             _in_flight -= 1
 
+    def forget_created(self) -> None:
+        for ident in self.identities:
+            ident.created.clear()
+
     @task
     def schedule(self) -> None:
         global _in_flight
-        park_at_gate()
+        if park_at_gate():
+            follow_target(self, self.forget_created)
         rate = max(current_rate(), 1e-3)
         t_next = time.time()
         while not GATED or _gate.is_set():

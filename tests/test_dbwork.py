@@ -38,6 +38,26 @@ def test_per_request_divides_the_deltas() -> None:
     assert without["queries"] is None and without["transactions"] == 0.0
 
 
+def test_an_interleaved_scenario_adds_up_its_turns_on_every_database_copy() -> None:
+    """Two turns on two copies (two epochs): each turn's delta counts, the counters the copy had
+    before the turn (another scenario's work, or nothing) do not."""
+    cols = dict.fromkeys(dbwork.DATABASE_COLUMNS, 0)
+
+    def snap(commits: int, queries: int | None) -> dbwork.Snapshot:
+        stmts = None if queries is None else {"queries": queries, "statements": queries,
+                                              "rows": 0, "blocks_hit": 0, "blocks_read": 0}
+        return dbwork.Snapshot({**cols, "xact_commit": commits}, stmts)  # fmt: skip
+
+    total = dbwork.accumulate(None, snap(100, 7), snap(130, 10))  # turn 1, copy of epoch 1
+    total = dbwork.accumulate(total, snap(5, 0), snap(15, 4))  # turn 2, a fresh copy
+    assert total.database["xact_commit"] == 40 and total.statements["queries"] == 7  # type: ignore[index]
+    out = dbwork.per_request(dbwork.Snapshot(cols, dict.fromkeys(total.statements or {}, 0)),
+                             total, 20)  # fmt: skip
+    assert out["transactions"] == 2.0 and out["queries"] == 0.35
+    without = dbwork.accumulate(None, snap(0, None), snap(3, None))
+    assert without.statements is None and without.database["xact_commit"] == 3
+
+
 def _settle(pg: Postgres, db: str, key: str, want: int, start: int) -> int:
     """Counters are published when a backend exits or idles; poll until they arrive."""
     deadline = time.monotonic() + 15

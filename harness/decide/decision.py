@@ -52,6 +52,8 @@ def throughput_points(run: dict[str, Any], spike: str) -> list[Point]:
         if len(have) < 2:
             continue
         order = [s for s, _, _ in rd.ranking(run, sc) if s in have]
+        if len(order) < 2 or spike not in order:  # a file whose analysis left candidates out
+            continue
         mine = have[spike]
         if order[0] == spike:
             second = order[1]

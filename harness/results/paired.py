@@ -88,9 +88,6 @@ def mean_interval(values: Sequence[float], seed: int = 0) -> Interval | None:
     return Interval(float(arr.mean()), lo, hi, int(arr.size))
 
 
-Z95 = float(sps.norm.ppf(0.5 + CONFIDENCE / 2))
-
-
 def paired_ratio(
     a: Sequence[float | None],
     b: Sequence[float | None],
@@ -156,17 +153,10 @@ def combine_epochs(
     with no per-start effect at all (README, "Epochs"); this holds it in ~95 %."""
     means = np.asarray([float(g.mean()) for g in groups])
     n = int(sum(g.size for g in groups))
-    return _epochs_as_replicates(means, 0.0, n, df_lost, extra_var)
-
-
-def _epochs_as_replicates(
-    means: np.ndarray, se_floor: float, n: int, df_lost: float = 0.0, extra_var: float = 0.0
-) -> Interval:
-    """Equal weights (the start-order reversal cancels only so); t on k − 1 − df_lost degrees
-    of freedom. se_floor: a standard error the interval may not be narrower than."""
+    # equal weights (the start-order reversal cancels only so); t on k − 1 − df_lost
     k = len(means)
     mu = float(means.mean())
-    se = math.sqrt(max(float(means.std(ddof=1)) / math.sqrt(k), se_floor) ** 2 + extra_var)
+    se = math.sqrt(float(means.var(ddof=1)) / k + extra_var)
     # never below 1: two usable starts less the slope's share would make t explode (below one
     # degree of freedom its quantile runs to the hundreds: a default run showed ±1500 %)
     q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, max(k - 1 - df_lost, 1.0)))
@@ -185,39 +175,47 @@ def unpaired_ratio(
     df_lost: float = 0.0,
     extra_var: float = 0.0,
 ) -> Interval | None:
-    """mean(A)/mean(B) with the samples resampled independently: what the same slices would say
-    without pairing (and the only honest comparison between two different runs).
+    """mean(A)/mean(B) with the two candidates' samples taken as independent: what the same
+    slices would say without pairing (and the only honest comparison between two different runs).
 
-    With `epochs` spanning more than one epoch, each epoch's ratio is estimated on its own and
-    the epochs are combined as `paired_ratio` combines them (equal weights, t on k − 1), except
-    that the interval is never narrower than the slices' own spread says when they are treated
-    as independent samples: what a reader without the cycles could claim at best."""
+    With `epochs` spanning more than one epoch, the starts are the replicates as in
+    `paired_ratio`, but unpaired: each start's mean of each candidate on its own, and Welch's t
+    over the two sets of start means, so that what pairing buys is exactly what the two
+    candidates of one cycle share (the textbook paired t against Welch's t on the same data)."""
     if epochs is None:  # two separate samples (two runs): their lengths may differ
-        groups = [(list(a), list(b))]
-    else:
-        tags = list(epochs)
-        groups = [
-            ([x for x, t in zip(a, tags, strict=True) if t == e],
-             [y for y, t in zip(b, tags, strict=True) if t == e])
-            for e in sorted(set(tags))
-        ]  # fmt: skip
-    parts = []
-    for ga, gb in groups:
-        xa, xb = _clean(ga), _clean(gb)
+        xa, xb = _clean(a), _clean(b)
         xa, xb = xa[xa > 0], xb[xb > 0]
-        if xa.size >= 2 and xb.size >= 2:
-            lo, hi = _bootstrap((xa, xb), _log_ratio_of_means, seed)
-            parts.append((float(_log_ratio_of_means(xa, xb)), lo, hi, min(xa.size, xb.size)))
-    if not parts:
+        if xa.size < 2 or xb.size < 2:
+            return None
+        lo, hi = _bootstrap((xa, xb), _log_ratio_of_means, seed)
+        est = float(_log_ratio_of_means(xa, xb))
+        return Interval(math.exp(est), math.exp(lo), math.exp(hi), int(min(xa.size, xb.size)))
+    tags = list(epochs)
+    means: list[np.ndarray] = []
+    for values in (a, b):
+        per = []
+        for e in sorted(set(tags)):
+            x = _clean([v for v, t in zip(values, tags, strict=True) if t == e])
+            x = x[x > 0]
+            if x.size:
+                per.append(math.log(float(x.mean())))
+        means.append(np.asarray(per))
+    la, lb = means
+    n = int(min(la.size, lb.size))
+    if len(set(tags)) < 2:  # one start: the slices themselves, resampled independently
+        return unpaired_ratio(a, b, seed)
+    if la.size < 2 or lb.size < 2:
         return None
-    if len(parts) == 1:
-        est, lo, hi, n = parts[0]
-        return Interval(math.exp(est), math.exp(lo), math.exp(hi), int(n))
-    means = np.asarray([p[0] for p in parts])
-    variances = np.asarray([((p[2] - p[1]) / (2 * Z95)) ** 2 for p in parts])
-    se_within = math.sqrt(float(variances.sum())) / len(parts)
-    n = int(sum(p[3] for p in parts))
-    return _epochs_as_replicates(means, se_within, n, df_lost, extra_var)
+    va, vb = float(la.var(ddof=1)) / la.size, float(lb.var(ddof=1)) / lb.size
+    se2 = va + vb
+    if se2 > 0:  # Welch-Satterthwaite
+        df = se2**2 / (va**2 / (la.size - 1) + vb**2 / (lb.size - 1))
+    else:
+        df = float(la.size + lb.size - 2)
+    mu = float(la.mean() - lb.mean())
+    se = math.sqrt(se2 + extra_var)
+    q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, max(df - df_lost, 1.0)))
+    return Interval(math.exp(mu), math.exp(mu - q * se), math.exp(mu + q * se), n)
 
 
 def distinguishable(ratio: Interval | None, resolution: float) -> bool:

@@ -238,9 +238,16 @@ def make_command(run: dict[str, Any]) -> str:
         for flag, key, fmt in (("--slice", "slice_s", "{:g}"), ("--lead-in", "lead_in_s", "{:g}"),
                                ("--budget", "budget_s", "{:g}s"),
                                ("--resolution", "resolution", "{:.4g}"),
-                               ("--min-cycles", "min_cycles", "{}")):  # fmt: skip
+                               ("--min-cycles", "min_cycles", "{}"), ("--epochs", "epochs", "{}"),
+                               ("--max-epochs", "max_epochs", "{}"),
+                               ("--epoch-cycles", "epoch_cycles", "{}"),
+                               ("--rewarm", "rewarm_s", "{:g}")):  # fmt: skip
             if cfg.get(key) is not None:
                 args.append(f"{flag} {fmt.format(cfg[key])}")
+        if cfg.get("shared_starts") is False or (
+            "shared_starts" not in cfg and most_epochs(run) > 1  # before schema 7: per scenario
+        ):
+            args.append("--per-scenario-starts")
         twin = [c["aa_of"] for c in candidates_meta(run).values() if c.get("aa_of")]
         if twin:
             args.append(f"--aa {twin[0]}")
@@ -284,8 +291,10 @@ def design_text(run: dict[str, Any]) -> str:
     found = [a for sc in scenario_names(run) if (a := analysis(run, sc))]
     cycles = [a.get("cycles", 0) for a in found]
     epochs = most_epochs(run)
+    shared = any(a.get("shared_starts") for a in found)
     restarts = (
-        f" over {epochs} process epochs (every candidate restarted, the start order reversed)"
+        f" over {epochs} process epochs (every candidate restarted, the start order reversed"
+        + ("; each start served every closed-loop scenario in turn)" if shared else ")")
         if epochs > 1
         else ""
     )

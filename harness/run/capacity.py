@@ -177,7 +177,8 @@ class CapacityScenario(InterleavedScenario):
         # a search's steps build on each other; its brackets carry its uncertainty
         return EpochPolicy(1, 1)
 
-    def _cycles(self, policy: EpochPolicy) -> None:
+    def _cycles(self, policy: EpochPolicy, deadline: float, last: bool) -> None:
+        """The search and the equal-load steps, in one start and within the scenario's share."""
         b, cfg = self.bench, self.cfg
         name = self.scenario.name
         searches = {lv.name: self._search(lv.name) for lv in self.lives if lv.running()}

@@ -38,7 +38,8 @@ FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname =
 """
 NOTE = (
     "pg_stat_database counters are published by each backend at most once a second: "
-    "up to ~1 s of each pooled connection's last work may be missing"
+    "up to ~1 s of each pooled connection's last work in a scenario's turn may be counted "
+    "in the next turn on the same database copy instead"
 )
 
 
@@ -203,21 +204,32 @@ def probe_endpoints(
     return results
 
 
-def trial_db_work(
-    server: Server, dbname: str, base_url: str, tasks: Iterable[str], raw_dir: Path,
-    seed_user: str, seed_password: str, repeats: int = 10,
-) -> dict[str, Any]:
-    """The trial's `metrics.db_work`: totals since the trial database was created, divided by
-    every request the load generator sent (warm-up included), then the per-endpoint probe."""
-    from harness.run.metrics import read_requests
+def accumulate(total: Snapshot | None, before: Snapshot, after: Snapshot) -> Snapshot:
+    """`total` plus what happened between two snapshots of one database, counter by counter."""
 
+    def plus(base: dict[str, int] | None, a: dict[str, int] | None, b: dict[str, int] | None
+             ) -> dict[str, int] | None:  # fmt: skip
+        if a is None or b is None:
+            return None
+        return {k: (base or {}).get(k, 0) + b[k] - a.get(k, 0) for k in b}
+
+    database = plus(total.database if total else None, before.database, after.database)
+    statements = plus(total.statements if total else None, before.statements, after.statements)
+    return Snapshot(database or {}, statements)
+
+
+def trial_db_work(
+    server: Server, dbname: str, base_url: str, tasks: Iterable[str], work: Snapshot,
+    sent: int, seed_user: str, seed_password: str, repeats: int = 10,
+) -> dict[str, Any]:
+    """The trial's `metrics.db_work`: `work`, the database's counters over the trial (summed
+    over an interleaved scenario's turns on its database copies, warm-ups included), divided by
+    the `sent` requests; then, with pg_stat_statements, the per-endpoint probe on `dbname`."""
+    statements = work.statements is not None
     try:
-        statements = statements_enabled(server)
-        zero = Snapshot(dict.fromkeys(DATABASE_COLUMNS, 0),
-                        {"queries": 0, "statements": 0, "rows": 0, "blocks_hit": 0,
-                         "blocks_read": 0} if statements else None)
-        sent = len(read_requests(raw_dir))
-        totals = per_request(zero, snapshot(server, dbname, statements), sent)
+        zero = Snapshot(dict.fromkeys(DATABASE_COLUMNS, 0), dict.fromkeys(work.statements, 0)
+                        if work.statements is not None else None)  # fmt: skip
+        totals = per_request(zero, work, sent)
         endpoints: dict[str, dict[str, Any]] = {}
         if statements:
             client = Client(base_url)
@@ -235,3 +247,15 @@ def trial_db_work(
         # DB work is a side measurement: its failure is recorded, never a failed trial.
         return {"statements_available": False, "totals": None, "endpoints": {},
                 "note": NOTE, "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def since_creation(server: Server, dbname: str, raw_dir: Path) -> tuple[Snapshot, int]:
+    """A trials-design trial: its database's counters since it was copied, and every request
+    its Locust wrote (warm-up included)."""
+    from harness.run.metrics import read_requests
+
+    try:
+        statements = statements_enabled(server)
+    except psycopg.Error:
+        statements = False
+    return snapshot(server, dbname, statements), len(read_requests(raw_dir))

@@ -1,11 +1,12 @@
-"""How many times an interleaved scenario starts its candidates (README: "Epochs").
+"""How many times an interleaved run starts its candidates (README: "Epochs").
 
 An A/A pair on this VM differed by 1-2 % for the whole life of its processes, and the sign of that
 difference changed from one start to the next: it belongs to a start, not to the code. More cycles
-inside one start cannot shrink it; more starts can. So an epoch is short (a few cycles) and, while
-the scenario's resolution is not reached and the budget can pay for another start, another epoch
-begins (every candidate restarted, the start order reversed). A quiet machine stops after the
-minimum; a noisy one buys starts, not cycles.
+inside one start cannot shrink it; more starts can. The interval is Student's t over the starts,
+so an epoch is short (one cycle per scenario by default) and, while a scenario's resolution is not
+reached and the budget can pay for another start, another epoch begins (every candidate
+restarted, the start order reversed). A quiet machine stops after the minimum; a noisy one buys
+starts, not cycles.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ class EpochPolicy:
 
     least: int = 3
     most: int = 10
-    cycles: int = 2
+    cycles: int = 1
 
     def __post_init__(self) -> None:
-        if self.least < 1 or self.cycles < 2:
-            raise ValueError("an epoch policy needs at least 1 epoch of at least 2 cycles")
+        if self.least < 1 or self.cycles < 1:
+            raise ValueError("an epoch policy needs at least 1 epoch of at least 1 cycle")
         object.__setattr__(self, "most", max(self.most, self.least))
 
     def deadline(self, epoch: int, now: float, end: float) -> float:
@@ -38,14 +39,19 @@ class EpochPolicy:
         """The epoch has its cycles and another start may follow (the last one runs to the end)."""
         return not last and epoch < self.most and in_epoch >= self.cycles
 
-    def another(self, epoch: int, now: float, end: float, restart_s: float, cycle_s: float) -> bool:
+    def another(
+        self, epoch: int, now: float, end: float, restart_s: float, cycles_s: float
+    ) -> bool:
         """Start epoch+1? Always below the minimum; above it, while the cap allows and a restart
-        plus two cycles (the fewest an epoch's interval needs) fit before the end."""
+        plus the next epoch's cycles (`cycles_s`: every scenario left, `cycles` each) fit."""
         if epoch < self.least:
             return True
-        return epoch < self.most and now + restart_s + 2 * cycle_s <= end
+        return epoch < self.most and now + restart_s + cycles_s <= end
 
     def may_stop(self, epoch: int, in_epoch: int, cycles: int, min_cycles: int) -> bool:
         """The resolution may end the scenario only with the minimum of starts and cycles, and
-        with two cycles in the current epoch (each epoch's own interval needs two)."""
-        return epoch >= self.least and in_epoch >= 2 and cycles >= min_cycles
+        with the current epoch's cycles done (a start counts once its cycles are measured); a
+        single start's interval is the cycles' bootstrap, which needs two."""
+        if self.most == 1:
+            return cycles >= max(min_cycles, 2)
+        return epoch >= self.least and in_epoch >= self.cycles and cycles >= min_cycles

@@ -2,21 +2,28 @@
 time in short slices, in a new random order every cycle.
 
 Candidates measured seconds apart see the same machine; comparing them within a cycle cancels the
-host's slow drift (shared/measuring.md). Each candidate keeps one server process and one Locust
-for the whole scenario: Locust is paused and resumed at a gate (scenarios/locustfile.py), so a
-slice costs no process start, no re-login and no warm-up beyond a short lead-in.
+host's slow drift (shared/measuring.md). Each candidate keeps one Locust per scenario for the
+whole run: it is paused and resumed at a gate (scenarios/locustfile.py), so a slice costs no
+process start, no re-login and no warm-up beyond a short lead-in. The server processes belong to
+the scenario's group (run/group.py, run/hosts.py): one start of them serves every scenario of the
+group in turn, epoch after epoch.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
-import signal
 import time
 from typing import TYPE_CHECKING, Any
 
 from harness.run import launch
-from harness.run.dbwork import trial_db_work
+from harness.run.dbwork import (
+    Snapshot,
+    accumulate,
+    snapshot,
+    statements_enabled,
+    trial_db_work,
+)
 from harness.run.epochs import EpochPolicy
 from harness.run.features import UpstreamCPU, share
 from harness.run.live import Live, close_record
@@ -35,26 +42,25 @@ from harness.run.slicing import (
 from harness.scenario import Scenario
 
 if TYPE_CHECKING:
+    from harness.run.hosts import Starts
     from harness.run.runner import Bench
 
 
 class InterleavedScenario:
-    """One scenario of an interleaved run: start all, warm each, slice, keep every slice."""
+    """One scenario of an interleaved run: its Locusts, its slices, its records. Its group gives
+    it the current processes and its turn in every epoch (`segment`)."""
 
     def __init__(
         self, bench: Bench, scenario: Scenario, cands: list[Candidate], end: float, number: int
     ) -> None:
-        self.bench, self.scenario, self.cands = bench, scenario, cands
+        self.bench, self.scenario, self.cands = bench, scenario, list(cands)
         self.end = end  # monotonic time by which the cycles must have stopped
         self.number = number
         cfg = bench.config
         self.cfg = cfg
         self.rng = random.Random(int(cfg.order_seed or 0) * 1000 + number)
-        # who starts (and warms up, and gets the first database copy) first is drawn anew per
-        # scenario: an A/A pair showed the later-started twin 1-2 % faster in 3 of 4 scenarios
-        self.cands = list(cands)
-        self.rng.shuffle(self.cands)
         self.lives: list[Live] = []
+        self.starts: Starts | None = None
         self.db_cpu = TreeCPU()
         self.vacuum_cpu = TreeCPU()
         self.upstream_cpu = UpstreamCPU(bench.upstream)
@@ -62,14 +68,24 @@ class InterleavedScenario:
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
         self.stop_reason = "not started"
-        self.restarts: list[float] = []  # seconds each later epoch's restart took
-        self.phases: dict[str, float] = {}  # the current (re)start's seconds per phase (launch.py)
-        self.restart_phases: list[dict[str, float]] = []  # each later epoch's restart, by phase
+        self.finished = False
+        self.epochs_run: list[int] = []  # the epochs this scenario had cycles in
+        self.shared_with: list[str] = []  # the other scenarios of its group
         if cfg.open_rate:
             self.model = "open"
 
     model: str | None = None  # None: the scenario's own [load] model; "open" for capacity
     id_suffix = ""  # capacity searches keep their raw files apart: "<scenario>-capacity-<spike>"
+
+    @property
+    def persistent(self) -> bool:
+        """Its Locusts follow a restart of the spikes (the realtime ones hold WebSockets and
+        per-process tallies: they are started again with the spikes)."""
+        return not self.scenario.realtime
+
+    @property
+    def epoch(self) -> int:
+        return self.starts.epoch if self.starts is not None else 1
 
     def register(self, record: dict[str, Any]) -> None:
         self.bench.run["trials"].append(record)
@@ -82,73 +98,99 @@ class InterleavedScenario:
     def warm_rate(self) -> float:
         return float(self.cfg.open_rate or self.scenario.load.rate or 10.0)
 
-    # -- the scenario -------------------------------------------------------------------------
-
     def policy(self) -> EpochPolicy:
         cfg = self.cfg
         return EpochPolicy(max(1, int(cfg.epochs)), int(cfg.max_epochs), int(cfg.epoch_cycles))
 
     def run(self) -> dict[str, Any]:
-        """Epoch 1 starts every candidate; each later epoch restarts them all (fresh processes,
-        fresh database copies, the start order reversed) so that what belongs to one start of a
-        process is measured as variance instead of being taken for the candidate. Epochs go on
-        while the resolution is not reached and the budget pays for another (run/epochs.py)."""
-        policy = self.policy()
-        try:
-            began = time.monotonic()
-            self._start_all()
-            self.restart_s = time.monotonic() - began
-            while True:
-                self.epoch_end = policy.deadline(self.epoch, time.monotonic(), self.end)
-                self._cycles(policy)
-                if self.stop_reason != "epoch full":
-                    if self.stop_reason == "budget spent" and self.epoch < policy.least:
-                        self._next_epoch()  # its share is spent; the minimum still wants a start
-                        continue
-                    break
-                if policy.another(self.epoch, time.monotonic(), self.end, self.restart_s,
-                                  self.cycle_s):  # fmt: skip
-                    self._next_epoch()
-                else:  # no room for another start: this epoch cycles on to the end
-                    self.last_epoch, self.epoch_end = True, self.end
-                    self._cycles(policy)
-                    break
-        finally:
-            self._finish()
+        """The scenario on its own: a group of one (run/group.py)."""
+        from harness.run.group import ScenarioGroup
+
+        ScenarioGroup(self.bench, [self], self.end, self.number, self.trial_prefix).run()
         return self.bench.run["analysis"].get(self.scenario.name, {})
 
-    epoch = 1
-    epoch_end = 0.0
-    cycle = 0  # cycles are numbered across epochs
-    in_epoch = 0
-    last_epoch = False
-    restart_s = 0.0  # what the latest (re)start of every candidate took
-    cycle_s = 0.0  # what the latest cycle took
+    @property
+    def trial_prefix(self) -> str:
+        return f"{self.scenario.name}{self.id_suffix}"
 
-    def _next_epoch(self) -> None:
-        began = time.monotonic()
-        self.epoch += 1
-        self.in_epoch = 0
-        self.phases = {}
-        self._restart_all()
-        self.restart_s = time.monotonic() - began
-        self.restarts.append(round(self.restart_s, 2))
-        self.restart_phases.append({k: round(v, 2) for k, v in self.phases.items()})
+    # -- the group's calls ----------------------------------------------------------------------
+
+    def attach(self, starts: Starts) -> None:
+        """A trial record and a Live for each of its candidates, on the group's hosts."""
+        b = self.bench
+        assert b.folder is not None
+        self.starts = starts
+        mine = {c.name for c in self.cands}
+        for host in starts.hosts:
+            if host.name not in mine:
+                continue
+            trial_id = f"{self.trial_prefix}-{host.name}"
+            raw_dir = b.folder / "raw" / trial_id
+            raw_dir.mkdir(parents=True, exist_ok=True)
+            record = b.new_record(trial_id, len(b.run["trials"]) + 1, 1, host.name, self.scenario)
+            record["design"] = "interleaved"
+            if host.handle is not None:
+                record["command"] = host.handle.command
+            self.register(record)
+            self.lives.append(Live(host, record, raw_dir))
+
+    def segment(self, policy: EpochPolicy, deadline: float, last: bool) -> None:
+        """Its turn in the current epoch: its Locusts on the current processes, then its cycles
+        until the epoch has them (another start may follow), its share of the time is spent, or
+        its resolution is reached (run/epochs.py says when it may stop)."""
+        if not self.epochs_run or self.epochs_run[-1] != self.epoch:
+            self.epochs_run.append(self.epoch)
+            self.in_epoch = 0
+        for live in self.lives:
+            if live.host.failure is not None and not live.lost:
+                self.lose(live, *live.host.failure)
+        marks = self._db_marks()  # before the warm-up: its requests are counted as sent too
+        self.prepare()
+        try:
+            self._cycles(policy, deadline, last)
+        finally:
+            self._db_add(marks)
+        self.finished = self.stop_reason != "epoch full" and not (
+            self.stop_reason == "budget spent" and self.epoch < policy.least and not last
+        )
+
+    def prepare(self) -> None:
+        """Its Locusts on the current processes, which had their warm-up (run/launch.py)."""
+        launch.prepare_segment(self)
+
+    def retire(self) -> None:
+        """Finished while its group goes on: its Locusts stop now (its records close at the
+        group's end, with the processes still up for the DB work probe)."""
+        self.let_events_arrive()
+        for live in self.lives:
+            if live.loadgen is not None:
+                with contextlib.suppress(Exception):
+                    live.loadgen.stop()
 
     def let_events_arrive(self) -> None:
         """realtime: the last slice's events are still on their way when its processes stop."""
         if self.scenario.realtime:
             time.sleep(GRACE_S)
 
-    def _start_all(self) -> None:
-        launch.start_all(self)
+    def read_tail(self, live: Live) -> Any:
+        """The rows its Locust wrote since the last read, counted as sent (DB work per request
+        divides the database's work by every request it got, warm-ups included)."""
+        assert live.tail is not None
+        rows = live.tail.read()
+        live.db_sent += len(rows)
+        return rows
 
-    def _restart_all(self) -> None:
-        launch.restart_all(self)
+    # -- cycles ---------------------------------------------------------------------------------
 
-    def _cycles(self, policy: EpochPolicy) -> None:
-        """Cycles of this epoch: until it has its cycles (another start may follow), its time is
-        spent, or the scenario's resolution is reached (run/epochs.py says when it may stop)."""
+    in_epoch = 0
+    cycle = 0  # cycles are numbered across epochs
+    cycle_s = 0.0  # what the latest cycle took
+
+    def cycle_estimate(self) -> float:
+        names = [lv for lv in self.lives if lv.running()]
+        return self.cycle_s or len(names) * (self.cfg.slice_s + self.cfg.lead_in_s + 0.3)
+
+    def _cycles(self, policy: EpochPolicy, deadline: float, last: bool) -> None:
         b, cfg = self.bench, self.cfg
         self.stop_reason = "budget spent"
         while True:
@@ -156,11 +198,11 @@ class InterleavedScenario:
             if not names:
                 self.stop_reason = "no candidate left running"
                 return
-            if policy.full(self.epoch, self.in_epoch, self.last_epoch):
+            if policy.full(self.epoch, self.in_epoch, last):
                 self.stop_reason = "epoch full"
                 return
-            est = self.cycle_s or len(names) * (cfg.slice_s + cfg.lead_in_s + 0.3)
-            if self.in_epoch >= 2 and time.monotonic() + est > self.epoch_end:
+            late = time.monotonic() + self.cycle_estimate() > deadline
+            if self.in_epoch >= policy.cycles and late:
                 return
             self.cycle += 1
             self.in_epoch += 1
@@ -176,7 +218,7 @@ class InterleavedScenario:
             self.cycle_s = time.monotonic() - started
             analysis = b.analyse(self.scenario.name, [c.name for c in self.cands])
             b.save()
-            b.progress.message(self._cycle_line(self.cycle, analysis))
+            b.progress.message(self._cycle_line(self.cycle, analysis, policy))
             if analysis.get("resolution_reached") and policy.may_stop(
                 self.epoch, self.in_epoch, self.cycle, cfg.min_cycles
             ):
@@ -185,11 +227,11 @@ class InterleavedScenario:
             if b.interrupt_requested:
                 raise KeyboardInterrupt
 
-    def _cycle_line(self, cycle: int, analysis: dict[str, Any]) -> str:
+    def _cycle_line(self, cycle: int, analysis: dict[str, Any], policy: EpochPolicy) -> str:
         res = analysis.get("resolution")
         left = max(self.end - time.monotonic(), 0)
         shown = f"±{res:.1%}" if res is not None else "–"
-        epoch = f" (epoch {self.epoch})" if self.policy().most > 1 else ""
+        epoch = f" (epoch {self.epoch})" if policy.most > 1 else ""
         return (
             f"{self.scenario.name} cycle {cycle}{epoch}: resolution {shown} "
             f"(target ±{self.cfg.resolution:.0%}), {left:.0f} s of budget left"
@@ -200,10 +242,9 @@ class InterleavedScenario:
     def _counters(self, active: Live) -> dict[str, Any]:
         t_cpu = time.thread_time()
         out: dict[str, Any] = {"t": time.time(), "spikes": {}}
-        for live in self.lives:
-            if live.running():
-                assert live.handle is not None
-                out["spikes"][live.name] = live.cpu.read(live.handle.processes())
+        assert self.starts is not None
+        for host in self.starts.running():  # every candidate of the group: the idle ones too
+            out["spikes"][host.name] = host.cpu.read(host.processes())
         db, vacuum = split_autovacuum(self.bench.db_processes())
         out["db"] = self.db_cpu.read(db)
         out["vacuum"] = self.vacuum_cpu.read(vacuum)
@@ -238,7 +279,7 @@ class InterleavedScenario:
         except LoadgenError as exc:
             error = str(exc)
         end_mem = tree_memory(live.handle.processes())
-        every = live.tail.read()
+        every = self.read_tail(live)
         rows = every.window(a["t"], z["t"])
         db_on_sut = b.db is not None and b.db.cpus is not None
         rec = slice_record(
@@ -262,9 +303,13 @@ class InterleavedScenario:
         live.peak = tuple(max(x, y, w) for x, y, w in zip(live.peak, mid, end_mem, strict=True))  # type: ignore[assignment]
         rec["peak_rss_bytes"] = max(mid[0], end_mem[0])
         if error or not live.running():
-            rec["invalid_reasons"].append("spike_crashed" if not live.running() else "no_load")
+            died = not live.host.running()
+            rec["invalid_reasons"].append("spike_crashed" if died else "no_load")
             rec["valid"] = False
-            self.lose(live, rec["invalid_reasons"][-1], error or "the spike died during a slice")
+            text = error or "the spike died during a slice"
+            if died:  # the other scenarios of the group lose it too
+                live.host.fail("spike_crashed", text)
+            self.lose(live, rec["invalid_reasons"][-1], text)
         if rec["valid"]:  # the spike's pooled figures (latency, CPU) come from valid slices
             live.parts.append(rows)
             live.measured_s += rec["seconds"]
@@ -274,11 +319,60 @@ class InterleavedScenario:
         rec.pop("_db_cpu_s")
         return rec
 
+    # -- DB work --------------------------------------------------------------------------------
+
+    def _db_marks(self) -> dict[str, Snapshot]:
+        """pg_stat_database (and pg_stat_statements) of each candidate's copy before its turn,
+        read from the admin database between slices: nothing of it lands in a measurement."""
+        db = self.bench.db
+        out: dict[str, Snapshot] = {}
+        if db is None:
+            return out
+        for live in self.lives:
+            if live.running() and live.host.dbname:
+                with contextlib.suppress(Exception):
+                    out[live.name] = snapshot(db, live.host.dbname, self._statements())
+        return out
+
+    def _db_add(self, marks: dict[str, Snapshot]) -> None:
+        db = self.bench.db
+        for live in self.lives:
+            before = marks.get(live.name)
+            if db is None or before is None or not live.host.dbname:
+                continue
+            with contextlib.suppress(Exception):
+                after = snapshot(db, live.host.dbname, before.statements is not None)
+                live.db_work = accumulate(live.db_work, before, after)
+
+    def _db_work(self, live: Live) -> None:
+        """DB work per request (harness/run/dbwork.py): the counters of its turns and, where
+        pg_stat_statements is loaded, the endpoint probe on the current processes."""
+        metrics_ = live.record.get("metrics")
+        if metrics_ is None or live.db_work is None or not live.host.running():
+            return
+        assert self.bench.db is not None and live.handle is not None
+        metrics_["db_work"] = trial_db_work(
+            self.bench.db, live.host.dbname, live.handle.base_url,
+            [t for t, w in self.scenario.tasks.items() if w], live.db_work, live.db_sent,
+            "user0001", load_seed_module().SEED_PASSWORD,
+        )  # fmt: skip
+
+    _statements_on: bool | None = None
+
+    def _statements(self) -> bool:
+        """pg_stat_statements is loaded (asked once per scenario)."""
+        if self._statements_on is None and self.bench.db is not None:
+            try:
+                self._statements_on = statements_enabled(self.bench.db)
+            except Exception:  # noqa: BLE001 - a side measurement: without it, no probe
+                self._statements_on = False
+        return bool(self._statements_on)
+
     # -- endings ------------------------------------------------------------------------------
 
     def lose(self, live: Live, reason: str, text: str) -> None:
         """A candidate that cannot go on: its record says why; its finished slices stay."""
-        live.dead = True
+        live.lost = True
         rec = live.record
         if reason not in rec["invalid_reasons"]:
             rec["invalid_reasons"].append(reason)
@@ -288,57 +382,36 @@ class InterleavedScenario:
         if live.loadgen is not None:
             live.loadgen.stop()
 
-    def _finish(self) -> None:
-        """Close every record and stop everything; a Ctrl-C meanwhile waits until that is done
-        (a half-closed scenario would lose its last records)."""
-        deferred: list[int] = []
-        previous = signal.signal(signal.SIGINT, lambda signum, frame: deferred.append(signum))
-        try:
-            self._close_all()
-        finally:
-            signal.signal(signal.SIGINT, previous)
-        if deferred:
-            raise KeyboardInterrupt
-
-    def _close_all(self) -> None:
+    def close(self) -> None:
+        """Stop its Locusts and close every record (the group stops the processes after)."""
         b = self.bench
         self.let_events_arrive()
         for live in self.lives:
             with contextlib.suppress(Exception):
                 if live.loadgen is not None:
                     live.loadgen.stop()
+            live.record["epoch_starts"] = [
+                s for s in live.host.starts if s["epoch"] in self.epochs_run
+            ]
             with contextlib.suppress(Exception):
                 self._close_record(live)
             with contextlib.suppress(Exception):
                 self._db_work(live)
-            if live.handle is not None:
-                with contextlib.suppress(Exception):
-                    live.handle.stop()
-            assert b.db is not None
-            with contextlib.suppress(Exception):
-                b.db.drop_database(live.dbname)
         self.finish_note()
         b.run["overhead"].setdefault("sampler_cpu_s", 0.0)
         b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s
 
-    def _db_work(self, live: Live) -> None:
-        """DB work per request (harness/run/dbwork.py), from the candidate's own database: its
-        whole-scenario totals and, where pg_stat_statements is loaded, the endpoint probe."""
-        metrics_ = live.record.get("metrics")
-        if metrics_ is None or not live.running() or self.bench.db is None:
-            return
-        assert live.handle is not None
-        metrics_["db_work"] = trial_db_work(
-            self.bench.db, live.dbname, live.handle.base_url,
-            [t for t, w in self.scenario.tasks.items() if w], live.raw_dir, "user0001",
-            load_seed_module().SEED_PASSWORD,
-        )  # fmt: skip
-
     def finish_note(self) -> None:
         note = self.bench.run["analysis"].setdefault(self.scenario.name, {})
         note["stop_reason"] = self.stop_reason
-        note["restart_seconds"] = self.restarts
-        note["restart_phases"] = self.restart_phases
+        starts = self.starts
+        later = [e for e in self.epochs_run if e > 1]
+        phases = starts.restart_phases if starts is not None else []
+        note["restart_phases"] = [
+            {k: round(v, 2) for k, v in phases[e - 2].items()} for e in later if e - 2 < len(phases)
+        ]
+        note["restart_seconds"] = [round(sum(p.values()), 2) for p in note["restart_phases"]]
+        note["shared_starts"] = self.shared_with
 
     def _close_record(self, live: Live) -> None:
         close_record(

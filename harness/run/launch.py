@@ -1,146 +1,86 @@
-"""How an epoch's candidates are started, warmed and stopped (split from interleave.py).
+"""How a scenario's load generators meet the group's processes (split from interleave.py).
 
-Every candidate gets its own copy of the template database and its own server process on the SUT
-CPUs; all their Locusts warm up together and are then paused at their gate, so an epoch's start
-costs one warm-up, not one per candidate.
+Each candidate has one long-lived Locust per scenario on the load-generator CPUs. It starts the
+first time its scenario runs (its users spawn and log in during the warm-up) and is paused
+between slices. When the spikes are restarted for a new epoch it is not started again but
+retargeted at the new process (scenarios/locustfile.py): no process start and no re-login (an
+argon2 hash per user, on the SUT CPU) per epoch. The fresh processes of an epoch get one short
+warm-up from the first scenario that runs in it. The realtime scenario's Locusts hold WebSockets
+and tallies per process: they are stopped with the spikes and started again.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from harness.errors import SpikeStartError
 from harness.run import metrics
 from harness.run.live import Live
 from harness.run.loadgen import Loadgen, LoadgenConfig, LoadgenError
-from harness.run.monitor import tree_memory
-from harness.run.postgres import free_port
 from harness.run.seed import load_seed_module
 
 if TYPE_CHECKING:
     from harness.run.interleave import InterleavedScenario
 
 
-@contextmanager
-def timed(sc: InterleavedScenario, phase: str) -> Iterator[None]:
-    """Adds the phase's seconds to the current (re)start's account: what a start costs decides
-    how many starts a budget buys (README, "Epochs")."""
-    began = time.monotonic()
-    try:
-        yield
-    finally:
-        sc.phases[phase] = sc.phases.get(phase, 0.0) + time.monotonic() - began
-
-
-def start_all(sc: InterleavedScenario) -> None:
-    b = sc.bench
-    assert b.folder is not None
-    for cand in sc.cands:
-        trial_id = f"{sc.scenario.name}{sc.id_suffix}-{cand.name}"
-        raw_dir = b.folder / "raw" / trial_id
-        raw_dir.mkdir(parents=True, exist_ok=True)
-        record = b.new_record(trial_id, len(b.run["trials"]) + 1, 1, cand.name, sc.scenario)
-        record["design"] = "interleaved"
-        sc.register(record)
-        sc.lives.append(Live(cand, record, raw_dir, ""))
-    _launch_all(sc)
-
-
-def restart_all(sc: InterleavedScenario) -> None:
-    """Stop every candidate's processes and database copy, then launch them anew, the last
-    started first (a start-order effect then cancels between epochs)."""
-    b = sc.bench
-    assert b.db is not None
-    sc.let_events_arrive()
-    with timed(sc, "stop"):
-        ending = [p for live in sc.lives for p in (live.loadgen, live.handle) if p is not None]
-        for proc in ending:  # every group asked at once: each takes up to a second or two to go
-            proc.terminate()
-        for proc in ending:  # then waited for in turn, in this thread (a Ctrl-C must reach it)
-            proc.stop()
-    with timed(sc, "databases"):
-        for live in sc.lives:
-            b.db.drop_database(live.dbname)
-    sc.lives.reverse()
-    for live in sc.lives:
-        if not live.dead:
-            # raw rows of an epoch stay with its database (DB work divides one by the other)
-            live.raw_dir = live.home / f"epoch-{sc.epoch}"
-            live.raw_dir.mkdir(parents=True, exist_ok=True)
-    _launch_all(sc)
-
-
-def _launch_all(sc: InterleavedScenario) -> None:
-    b, run_key = sc.bench, sc.bench.run_id.replace("-", "_").lower()
-    assert b.db is not None and b.runtime is not None
-    for i, live in enumerate(sc.lives, start=1):
-        if live.dead:
-            continue
-        live.dbname = f"sb_{run_key}_{sc.number:02d}_{i:02d}_e{sc.epoch}"
-        with timed(sc, "databases"):
-            url = b.db.create_database(live.dbname, template=b.template)
-        try:
-            with timed(sc, "spikes"):
-                live.handle = b.runtime.start_spike(
-                    live.cand.manifest, url, b.parity, free_port(), sc.cfg.sut_cpus,
-                    live.raw_dir / "spike.log",
-                )  # fmt: skip
-        except SpikeStartError as exc:
-            live.dead = True
-            live.record["invalid_reasons"].append("start_failed")
-            live.record["error"] = str(exc)
-            b.progress.warn(f"{live.record['id']}: spike failed to start: {str(exc)[:300]}")
-            continue
-        live.record["command"] = live.handle.command
-        live.start_order = i
-        live.record.setdefault("epoch_starts", []).append(
-            {"epoch": sc.epoch, "order": i, "startup_seconds": live.handle.startup_seconds}
-        )
-    with timed(sc, "settle"):
-        time.sleep(1.0)  # let the workers settle before the idle reading
-        for live in sc.lives:
-            if live.running() and sc.epoch == 1:
-                assert live.handle is not None
-                live.idle = tree_memory(live.handle.processes())
-    _warm_all(sc, [live for live in sc.lives if live.running()])
-    b.save()
-
-
-def _warm_all(sc: InterleavedScenario, lives: list[Live]) -> None:
-    """Start every candidate's Locust with the gate open (users spawn and log in), together,
-    then pause them all: one warm-up per epoch instead of one per candidate (a sequential
-    warm-up cost 20 of the 28 s a restart of four candidates took)."""
-    ready = []
-    with timed(sc, "loadgens"):
-        for live in lives:
+def prepare_segment(sc: InterleavedScenario) -> None:
+    """Before a scenario's cycles in the current epoch: every running candidate's Locust sends
+    to the current processes, and the processes had their warm-up."""
+    starts = sc.starts
+    lives = [lv for lv in sc.lives if lv.running()]
+    fresh = [lv for lv in lives if lv.loadgen is None]
+    moved = [lv for lv in lives if lv.loadgen is not None and lv.epoch != starts.epoch]
+    with starts.timed("loadgens"):
+        for live in fresh:
             _start_loadgen(sc, live)
-        for live in lives:
+        for live in moved:
+            assert live.loadgen is not None and live.handle is not None
+            live.loadgen.retarget(live.handle.base_url)
+        ready = []
+        for live in fresh:
             assert live.loadgen is not None
             try:
                 live.loadgen.wait_ready()
                 ready.append(live)
             except LoadgenError as exc:
                 sc.lose(live, "no_load", f"load generator failed to start: {exc}")
-    # realtime: every subscriber logs in and opens its socket before the first slice
-    with timed(sc, "warm_up"):
-        time.sleep(max(sc.cfg.warmup_s, float(sc.scenario.realtime.get("warmup_s", 0))))
-    for live in ready:
-        assert live.loadgen is not None and live.tail is not None
-        try:
-            live.loadgen.pause()
-        except LoadgenError as exc:
-            sc.lose(live, "no_load", f"load generator failed in warm-up: {exc}")
-            continue
-        live.tail.read()  # warm-up rows are not measured
-        if not live.running():
-            sc.lose(live, "spike_crashed", "the spike died during warm-up")
+    if fresh:  # users spawn and log in (realtime: every subscriber opens its socket)
+        warm = max(sc.cfg.warmup_s, float(sc.scenario.realtime.get("warmup_s", 0)))
+    elif starts.warmed < starts.epoch:  # the epoch's fresh processes, by this scenario's load
+        warm = sc.cfg.rewarm_s
+    else:
+        warm = 0.0
+    if warm > 0:
+        with starts.timed("warm_up"):
+            for live in moved:
+                assert live.loadgen is not None
+                live.loadgen.resume()
+            time.sleep(warm)
+        for live in [*ready, *moved]:
+            _pause_after_warm_up(sc, live)
+    starts.warmed = starts.epoch
+    for live in lives:
+        live.epoch = starts.epoch
+
+
+def _pause_after_warm_up(sc: InterleavedScenario, live: Live) -> None:
+    assert live.loadgen is not None and live.tail is not None
+    try:
+        live.loadgen.pause()
+    except LoadgenError as exc:
+        sc.lose(live, "no_load", f"load generator failed in warm-up: {exc}")
+        return
+    sc.read_tail(live)  # warm-up rows are not measured (DB work counts them as sent)
+    if not live.running():
+        sc.lose(live, "spike_crashed", "the spike died during warm-up")
 
 
 def _start_loadgen(sc: InterleavedScenario, live: Live) -> None:
     assert live.handle is not None
+    if not sc.persistent and sc.starts.epoch > 1:
+        # a realtime Locust per epoch: its tallies stay apart (results: realtime.py)
+        live.raw_dir = live.home / f"epoch-{sc.starts.epoch}"
+        live.raw_dir.mkdir(parents=True, exist_ok=True)
     live.loadgen = Loadgen(
         sc.scenario,
         live.handle.base_url,

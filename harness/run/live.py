@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.results import slices
 from harness.run import metrics
@@ -19,38 +19,57 @@ from harness.run.realtime import realtime_figures
 from harness.run.runtime import SpikeHandle
 from harness.run.slicing import Candidate
 
+if TYPE_CHECKING:
+    from harness.run.dbwork import Snapshot
+    from harness.run.hosts import Host
+
 
 @dataclass
 class Live:
-    """A candidate while its scenario runs."""
+    """A candidate while its scenario runs: its load generator and what its slices add up to;
+    its server process and database copy are the group's (`host`, run/hosts.py)."""
 
-    cand: Candidate
+    host: Host
     record: dict[str, Any]
-    raw_dir: Path
-    dbname: str
-    handle: SpikeHandle | None = None
+    raw_dir: Path  # where its Locust writes (below the trial's folder for a later epoch's Locust)
     loadgen: Loadgen | None = None
     tail: metrics.RowTail | None = None
-    cpu: TreeCPU = field(default_factory=TreeCPU)
     lg_cpu: TreeCPU = field(default_factory=TreeCPU)
     parts: list[metrics.Requests] = field(default_factory=list)
     measured_s: float = 0.0
     app_cpu_s: float = 0.0
     db_cpu_s: float = 0.0
     peak: tuple[int, int] = (0, 0)
-    idle: tuple[int, int] = (0, 0)
-    dead: bool = False
-    start_order: int = 0  # the position this epoch started it in (results/startorder.py)
+    lost: bool = False  # its load generator failed: the candidate is out of this scenario
+    epoch: int = 0  # the epoch of the processes its Locust sends to
+    db_work: Snapshot | None = None  # its database copies' counters over its turns
+    db_sent: int = 0  # requests its Locust sent in those segments, warm-ups included
 
     def __post_init__(self) -> None:
-        self.home = self.raw_dir  # the trial's raw folder; later epochs write below it
+        self.home = self.raw_dir  # the trial's raw folder; a later epoch's Locust writes below it
+
+    @property
+    def cand(self) -> Candidate:
+        return self.host.cand
 
     @property
     def name(self) -> str:
-        return self.cand.name
+        return self.host.name
+
+    @property
+    def handle(self) -> SpikeHandle | None:
+        return self.host.handle
+
+    @property
+    def start_order(self) -> int:
+        return self.host.start_order
+
+    @property
+    def dead(self) -> bool:
+        return self.lost or self.host.dead
 
     def running(self) -> bool:
-        return not self.dead and self.handle is not None and self.handle.alive()
+        return not self.lost and self.host.running()
 
 
 def close_record(
@@ -85,8 +104,8 @@ def close_record(
         if upstream:  # the pricing stub's busiest slice, as for Locust
             out["cpu"]["upstream_cpu_share"] = max(upstream)
         out["memory"] = {
-            "idle_rss_bytes": live.idle[0],
-            "idle_pss_bytes": live.idle[1],
+            "idle_rss_bytes": live.host.idle[0],
+            "idle_pss_bytes": live.host.idle[1],
             "peak_rss_bytes": live.peak[0],
             "peak_pss_bytes": live.peak[1],
         }
@@ -113,7 +132,7 @@ def close_record(
     elif not rec["invalid_reasons"]:
         rec["invalid_reasons"].append("no_load")
     if realtime:
-        rec["realtime"] = realtime_figures(live.home, live.idle[0], live.peak[0])
+        rec["realtime"] = realtime_figures(live.home, live.host.idle[0], live.peak[0])
     rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
     if not rec["valid"] and not rec["invalid_reasons"]:
         rec["invalid_reasons"].append("no_load")

@@ -74,7 +74,8 @@ class Loadgen(GroupOwner):
 
     def start(self) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "ready.json").unlink(missing_ok=True)
+        for stale in ("ready.json", "target.json"):  # a new Locust sends to its --host
+            (self.out_dir / stale).unlink(missing_ok=True)
         cmd = [
             sys.executable,
             "-m",
@@ -188,6 +189,18 @@ class Loadgen(GroupOwner):
         if rate is not None:
             self.set_rate(rate)
         os.kill(self.proc.pid, signal.SIGUSR1)
+
+    target_gen: int = 0  # how many times retarget() moved it to a restarted spike
+
+    def retarget(self, host: str) -> None:
+        """While paused: send to a restarted spike from the next resume on (target.json; the
+        users drop their connections and what they created, keep their tokens)."""
+        self.target_gen += 1
+        self.host = host
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.out_dir / "target.json.tmp"
+        tmp.write_text(json.dumps({"gen": self.target_gen, "host": host}))
+        os.replace(tmp, self.out_dir / "target.json")
 
     def set_rate(self, rate: float) -> None:
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -48,14 +48,18 @@ class BenchConfig:
     lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
     budget_s: float = 14 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
-    min_cycles: int = 6
+    min_cycles: int = 3  # before the resolution may stop a scenario (the minimum of starts)
     # process epochs per scenario: each restarts every candidate (README: "Epochs")
     # the fewest starts; more follow while the resolution is not reached. Three: the interval
     # is Student's t over the starts, and stopping at two held the truth in only 91-93 %
     epochs: int = 3
     max_epochs: int = 10
     reconnect: bool = False  # users reconnect after every pause (--reconnect-each-slice)
-    epoch_cycles: int = 2  # an epoch ends after this many cycles when another start may follow
+    # cycles per scenario after which an epoch ends when another start may follow: one, since a
+    # start is the replicate (README: "Epochs")
+    epoch_cycles: int = 1
+    rewarm_s: float = 2.0  # warm-up of an epoch's fresh processes (its Locusts are logged in)
+    shared_starts: bool = True  # one start of the candidates serves every closed-loop scenario
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
     adjust_start_order: bool = True  # throughput put back to the middle start position

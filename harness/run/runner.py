@@ -171,10 +171,25 @@ class Bench(TrialsDesign):
         }
         before = self.run["analysis"].get(scenario, {})
         result["stop_reason"] = before.get("stop_reason", "running")
-        if "not_supported" in before:
-            result["not_supported"] = before["not_supported"]
+        for kept in ("not_supported", "restart_seconds", "restart_phases", "shared_starts"):
+            if kept in before:  # what the scenario's run noted, not what its slices say
+                result[kept] = before[kept]
         self.run["analysis"][scenario] = result
         return result
+
+    def _reanalyse(self) -> None:
+        """Every closed-loop scenario judged again against the whole run's median speed: the
+        probe flags slices against the median of every slice so far, so a scenario analysed
+        before the run ended could keep a slice that the final median flags (or the reverse),
+        and its ranking would disagree with the aggregates every reader shows."""
+        if self.config.design != "interleaved":
+            return
+        for sc in self.scenarios:
+            an = self.run["analysis"].get(sc.name) or {}
+            if "ratios_to_best" not in an:
+                continue
+            names = [c.name for c in self.candidates if c.manifest.supports_all(sc.requires)]
+            self.analyse(sc.name, names)
 
     def _start_record(self) -> None:
         self.folder = create_run_dir(self.config.results_dir, self.run_id)
@@ -241,6 +256,8 @@ class Bench(TrialsDesign):
             self.run["finished_at"] = utc_now()
             with contextlib.suppress(Exception):
                 self._teardown()
+            with contextlib.suppress(Exception):
+                self._reanalyse()
             if self.config.soak:
                 from harness.run.soak import soak_figures
 
@@ -309,56 +326,75 @@ class Bench(TrialsDesign):
         self.run["upstream"] = self.upstream.describe()
 
     def _interleaved(self) -> None:
+        """The plan: the closed-loop scenarios first, sharing their starts (run/group.py), then
+        the ones that cannot share (realtime), then the capacity searches, which begin near the
+        closed-loop throughput measured before them. Each part gets its share of the budget:
+        1 per scenario, 1.5 per search (a search and two equal-load rates)."""
         from harness.run.capacity import CapacityScenario
+        from harness.run.group import ScenarioGroup
         from harness.run.interleave import InterleavedScenario
 
+        cfg = self.config
         self.probe.start()
         self._t_start = time.monotonic()
-        deadline = self._t_budget + self.config.budget_s
-        cap = set(self.config.capacity or [])
-        plan: list[tuple[Scenario, type[InterleavedScenario], float]] = []
-        for sc in self.scenarios:
-            if not self.config.capacity_only:
-                plan.append((sc, InterleavedScenario, 1.0))
-            if sc.name in cap:
-                plan.append((sc, CapacityScenario, 1.5))  # a search and two equal-load rates
-        for k, (scenario, kind, weight) in enumerate(plan):
+        deadline = self._t_budget + cfg.budget_s
+        closed = [] if cfg.capacity_only else list(self.scenarios)
+        shared = [sc for sc in closed if cfg.shared_starts and not cfg.soak and not sc.realtime]
+        plan: list[tuple[list[Scenario], type[InterleavedScenario], float]] = []
+        if shared:
+            plan.append((shared, InterleavedScenario, float(len(shared))))
+        plan += [([sc], InterleavedScenario, 1.0) for sc in closed if sc not in shared]
+        cap = set(cfg.capacity or [])
+        plan += [([sc], CapacityScenario, 1.5) for sc in self.scenarios if sc.name in cap]
+        for k, (scenarios, kind, weight) in enumerate(plan):
             remaining = deadline - time.monotonic()
             share = weight / sum(w for _, _, w in plan[k:])
             end = time.monotonic() + max(remaining * share, 0.0)
-            label = "capacity search" if kind is CapacityScenario else "interleaved"
-            cands = self.supporting(scenario)
-            if not cands:  # analysis.<scenario> holds not_supported and says why, nothing more
-                self.run["analysis"][scenario.name]["stop_reason"] = (
-                    "no candidate supports " + ", ".join(scenario.requires)
-                )
+            members = []
+            for scenario in scenarios:
+                cands = self.supporting(scenario)
+                if not cands:  # analysis.<scenario> holds not_supported and says why, no more
+                    self.run["analysis"][scenario.name]["stop_reason"] = (
+                        "no candidate supports " + ", ".join(scenario.requires)
+                    )
+                    continue
+                members.append(kind(self, scenario, cands, end, k + 1))
+            if not members:
                 continue
+            names = ", ".join(m.scenario.name for m in members)
+            label = "capacity search" if kind is CapacityScenario else "interleaved"
+            together = "; each start of the candidates serves all" if len(members) > 1 else ""
             self.progress.message(
-                f"{scenario.name}: {len(cands)} candidates, {label}, "
+                f"{names}: {len(members[0].cands)} candidates, {label}{together}, "
                 f"{max(end - time.monotonic(), 0):.0f} s of budget"
             )
-            kind(self, scenario, cands, end, k + 1).run()
+            prefix = members[0].trial_prefix if len(members) == 1 else "starts"
+            ScenarioGroup(self, members, end, k + 1, prefix).run()
             self.save()
-            if kind is CapacityScenario:
-                searches = (self.run.get("capacity") or {}).get(scenario.name, {}).get(
-                    "searches", {}
-                )
-                self.progress.message(
-                    f"{scenario.name} capacity at p99 ≤ {self.config.slo_p99_ms:g} ms: "
-                    + ", ".join(
-                        f"{n} {s['bracket'][0] or 0:.0f}–{s['bracket'][1] or 0:.0f} req/s"
-                        for n, s in searches.items()
-                    )
-                )
-                continue
-            an = self.run["analysis"].get(scenario.name, {})
-            report_realtime(self.progress, self.run["trials"], scenario.name)
-            res = an.get("resolution")
+            for member in members:
+                self._say_done(member, kind is CapacityScenario)
+
+    def _say_done(self, member: Any, capacity: bool) -> None:
+        name = member.scenario.name
+        if capacity:
+            searches = (self.run.get("capacity") or {}).get(name, {}).get("searches", {})
             self.progress.message(
-                f"{scenario.name}: {an.get('stop_reason')}; resolution "
-                + (f"±{res:.1%}" if res is not None else "–")
-                + f" after {an.get('cycles', 0)} cycles"
+                f"{name} capacity at p99 ≤ {self.config.slo_p99_ms:g} ms: "
+                + ", ".join(
+                    f"{n} {s['bracket'][0] or 0:.0f}–{s['bracket'][1] or 0:.0f} req/s"
+                    for n, s in searches.items()
+                )
             )
+            return
+        an = self.run["analysis"].get(name, {})
+        report_realtime(self.progress, self.run["trials"], name)
+        res = an.get("resolution")
+        self.progress.message(
+            f"{name}: {an.get('stop_reason')}; resolution "
+            + (f"±{res:.1%}" if res is not None else "–")
+            + f" after {an.get('cycles', 0)} cycles"
+            + (f" in {an['epochs']} starts" if an.get("epochs", 1) > 1 else "")
+        )
 
     def supporting(self, scenario: Scenario) -> list[Any]:
         """The candidates whose manifest lists every feature the scenario requires; the others

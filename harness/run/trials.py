@@ -11,12 +11,14 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psycopg
+
 from harness.errors import SpikebenchError, SpikeStartError
 from harness.manifest import SpikeManifest
 from harness.results.rundata import dig
 from harness.results.stats import HIGH_CV, summarize
 from harness.run import metrics
-from harness.run.dbwork import trial_db_work
+from harness.run.dbwork import NOTE, since_creation, trial_db_work
 from harness.run.features import UpstreamCPU, share
 from harness.run.loadgen import Loadgen, LoadgenConfig
 from harness.run.metadata import utc_now
@@ -205,14 +207,8 @@ class TrialsDesign:
             if record["metrics"] is not None and stub_share is not None:
                 record["metrics"]["cpu"]["upstream_cpu_share"] = stub_share  # whole trial
             if record["metrics"] is not None and not crashed:  # DB work: one hook, harness/dbwork
-                record["metrics"]["db_work"] = trial_db_work(
-                    self.db,
-                    dbname,
-                    handle.base_url,
-                    [t for t, w in scenario.tasks.items() if w],
-                    raw_dir,
-                    "user0001",
-                    load_seed_module().SEED_PASSWORD,
+                record["metrics"]["db_work"] = self._db_work(
+                    dbname, handle.base_url, scenario, raw_dir
                 )
             if crashed:
                 record["invalid_reasons"].append("spike_crashed")
@@ -241,6 +237,20 @@ class TrialsDesign:
         except OSError:
             return False
         return status == 200
+
+    def _db_work(
+        self, dbname: str, base_url: str, scenario: Scenario, raw_dir: Path
+    ) -> dict[str, Any]:
+        assert self.db is not None
+        try:
+            work, sent = since_creation(self.db, dbname, raw_dir)
+        except (psycopg.Error, OSError) as exc:  # a side measurement: recorded, never fatal
+            return {"statements_available": False, "totals": None, "endpoints": {},
+                    "note": NOTE, "error": f"{type(exc).__name__}: {exc}"[:500]}  # fmt: skip
+        return trial_db_work(
+            self.db, dbname, base_url, [t for t, w in scenario.tasks.items() if w], work, sent,
+            "user0001", load_seed_module().SEED_PASSWORD,
+        )  # fmt: skip
 
     def _measure(
         self,
