@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -193,3 +194,34 @@ def test_a_fifth_spike_folder_is_picked_up_with_no_other_change(tmp_path: Path) 
     collected = [line for line in done.stdout.splitlines() if "::" in line]
     assert collected and all("flask_two" in line for line in collected)
     assert any("test_items.py::test_create_item[flask_two]" in line for line in collected)
+
+
+def test_one_process_table_gives_every_tree_a_scan_per_tree_would() -> None:
+    """A slice boundary reads several process trees from one pass over /proc: the same
+    processes `children(recursive=True)` finds, the root first; a gone root has no tree."""
+    import psutil
+
+    from harness.run.monitor import ProcessTable
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time; "
+         "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"]
+    )  # fmt: skip
+    try:
+        root = psutil.Process(child.pid)
+        for _ in range(100):  # the grandchild appears once the child has started it
+            if root.children():
+                break
+            time.sleep(0.05)
+        expected = {child.pid, *(p.pid for p in root.children(recursive=True))}
+        tree = ProcessTable().tree(child.pid)
+        assert len(expected) == 2 and {p.pid for p in tree} == expected
+        assert tree[0].pid == child.pid
+        mine = ProcessTable().tree(os.getpid())
+        assert expected <= {p.pid for p in mine}
+    finally:
+        for proc in psutil.Process(child.pid).children(recursive=True):
+            proc.kill()
+        child.kill()
+        child.wait()
+    assert ProcessTable().tree(child.pid) == [] and ProcessTable().tree(None) == []

@@ -85,6 +85,9 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
     aa = (an.get("aa") or {}).get("paired")
     return {
         "cycles": an.get("cycles"),
+        "epochs": an.get("epochs") or 1,
+        "restart_s": _median(an.get("restart_seconds") or []),
+        "shared_with": an.get("shared_starts") or [],
         "stop_reason": an.get("stop_reason"),
         "resolution": max(paired, default=None),
         "unpaired": max(unpaired, default=None),
@@ -186,8 +189,10 @@ def render(runs: list[dict[str, Any]]) -> str:
                 else f"probe CV {f['probe_cv'] or 0:.1%} > 3%: the ±3% target does not apply"
             )
             gain_ok = f["gain"] is not None and f["gain"] >= t["pairing_gain"]
+            starts = f"{f['cycles']} cycles in {f['epochs']} starts" if f["epochs"] > 1 else (
+                f"{f['cycles']} cycles")
             out.append(
-                f"- {sc}: {f['cycles']} cycles ({f['stop_reason']}); resolution "
+                f"- {sc}: {starts} ({f['stop_reason']}); resolution "
                 f"{_pct(f['resolution'])} paired vs {_pct(f['unpaired'])} unpaired "
                 f"(pairing {f['gain'] or 0:.1f}× narrower: {'meets' if gain_ok else 'misses'} 2×); "
                 f"probe CV {f['probe_cv'] or 0:.1%}, {f['flagged']}/{f['slices']} slices flagged; "
@@ -208,6 +213,10 @@ def render(runs: list[dict[str, Any]]) -> str:
                 f"idle spikes ≤ {f['idle_spikes_cpu_max']:.1%} of the SUT CPU, "
                 f"autovacuum ≤ {f['autovacuum_cpu_max']:.1%}"
             )  # fmt: skip
+            if f["restart_s"] is not None:
+                shared = (f", shared with {', '.join(f['shared_with'])}" if f["shared_with"]
+                          else "")  # fmt: skip
+                out.append(f"  - a restart took {f['restart_s']:.1f} s (median){shared}")
             out.append(
                 "  - ranks: "
                 + ", ".join(f"{s} {r}{'≈' if tie else ''}" for s, r, tie in f["ranking"])

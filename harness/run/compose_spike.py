@@ -168,6 +168,11 @@ class ComposeSpike:
     def processes(self) -> list[psutil.Process]:
         return host_tree(self.root.pid) if self.root is not None and self.alive() else []
 
+    @property
+    def pid(self) -> int | None:
+        """The container's init process as the host sees it (None where it cannot)."""
+        return self.root.pid if self.root is not None and self.alive() else None
+
     def log_tail(self, chars: int = 2000) -> str:
         if not self.container:
             return ""

@@ -54,6 +54,10 @@ class Host:
     def running(self) -> bool:
         return not self.dead and self.handle is not None and self.handle.alive()
 
+    @property
+    def pid(self) -> int | None:
+        return self.handle.pid if self.running() and self.handle is not None else None
+
     def processes(self) -> list[Any]:
         return self.handle.processes() if self.running() and self.handle is not None else []
 

@@ -17,20 +17,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from harness.run import launch
-from harness.run.dbwork import (
-    Snapshot,
-    accumulate,
-    snapshot,
-    statements_enabled,
-    trial_db_work,
-)
 from harness.run.epochs import EpochPolicy
 from harness.run.features import UpstreamCPU, share
 from harness.run.live import Live, close_record
 from harness.run.loadgen import LoadgenError
-from harness.run.monitor import TreeCPU, busy_seconds, tree_memory
+from harness.run.monitor import ProcessTable, TreeCPU, busy_seconds, tree_memory
 from harness.run.realtime import GRACE_S
-from harness.run.seed import load_seed_module
 from harness.run.slicing import (
     Candidate,
     cycle_order,
@@ -39,6 +31,7 @@ from harness.run.slicing import (
     split_autovacuum,
     steal_seconds,
 )
+from harness.run.turnwork import TurnWork
 from harness.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -64,6 +57,7 @@ class InterleavedScenario:
         self.db_cpu = TreeCPU()
         self.vacuum_cpu = TreeCPU()
         self.upstream_cpu = UpstreamCPU(bench.upstream)
+        self.db_work = TurnWork(bench.db)
         self.sut = bench.sut_cpu_list
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
@@ -144,12 +138,12 @@ class InterleavedScenario:
         for live in self.lives:
             if live.host.failure is not None and not live.lost:
                 self.lose(live, *live.host.failure)
-        marks = self._db_marks()  # before the warm-up: its requests are counted as sent too
+        marks = self.db_work.marks(self.lives)  # before the warm-up: its requests count as sent
         self.prepare()
         try:
             self._cycles(policy, deadline, last)
         finally:
-            self._db_add(marks)
+            self.db_work.add(self.lives, marks)
         self.finished = self.stop_reason != "epoch full" and not (
             self.stop_reason == "budget spent" and self.epoch < policy.least and not last
         )
@@ -242,20 +236,30 @@ class InterleavedScenario:
     def _counters(self, active: Live) -> dict[str, Any]:
         t_cpu = time.thread_time()
         out: dict[str, Any] = {"t": time.time(), "spikes": {}}
-        assert self.starts is not None
+        assert self.starts is not None and active.loadgen is not None
+        table = ProcessTable()  # one scan of /proc for every tree below
         for host in self.starts.running():  # every candidate of the group: the idle ones too
-            out["spikes"][host.name] = host.cpu.read(host.processes())
-        db, vacuum = split_autovacuum(self.bench.db_processes())
-        out["db"] = self.db_cpu.read(db)
+            out["spikes"][host.name] = host.cpu.read(table.tree(host.pid))
+        db = self.bench.db
+        db_pid = db.process.pid if db is not None and db.process is not None else None
+        pg, vacuum = split_autovacuum(table.tree(db_pid))
+        out["db"] = self.db_cpu.read(pg)
         out["vacuum"] = self.vacuum_cpu.read(vacuum)
-        assert active.loadgen is not None
-        active.lg_cpu.read(active.loadgen.processes())
+        active.lg_cpu.read(table.tree(active.loadgen.pid))
         out["lg"] = dict(active.lg_cpu.last)
         out["upstream"] = self.upstream_cpu.read()  # the pricing stub, beside Locust
         out["busy"] = busy_seconds(self.sut)
         out["steal"] = steal_seconds(self.sut)
         self.sampler_cpu_s += time.thread_time() - t_cpu
         return out
+
+    def _memory(self, live: Live) -> tuple[int, int]:
+        """RSS and PSS of the candidate's tree (smaps: a sampler's cost, counted as one)."""
+        t_cpu = time.thread_time()
+        try:
+            return tree_memory(live.host.processes())
+        finally:
+            self.sampler_cpu_s += time.thread_time() - t_cpu
 
     def _slice(
         self, live: Live, cycle: int, rate: float | None = None, seconds: float | None = None
@@ -270,7 +274,7 @@ class InterleavedScenario:
         time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
         a = self._counters(live)
         time.sleep(length / 2)
-        mid = tree_memory(live.handle.processes())
+        mid = self._memory(live)
         time.sleep(max(a["t"] + length - time.time(), 0))
         z = self._counters(live)
         error, paused, ack = None, time.time(), None
@@ -278,7 +282,7 @@ class InterleavedScenario:
             ack = live.loadgen.pause()
         except LoadgenError as exc:
             error = str(exc)
-        end_mem = tree_memory(live.handle.processes())
+        end_mem = self._memory(live)
         every = self.read_tail(live)
         rows = every.window(a["t"], z["t"])
         db_on_sut = b.db is not None and b.db.cpus is not None
@@ -319,55 +323,6 @@ class InterleavedScenario:
         rec.pop("_db_cpu_s")
         return rec
 
-    # -- DB work --------------------------------------------------------------------------------
-
-    def _db_marks(self) -> dict[str, Snapshot]:
-        """pg_stat_database (and pg_stat_statements) of each candidate's copy before its turn,
-        read from the admin database between slices: nothing of it lands in a measurement."""
-        db = self.bench.db
-        out: dict[str, Snapshot] = {}
-        if db is None:
-            return out
-        for live in self.lives:
-            if live.running() and live.host.dbname:
-                with contextlib.suppress(Exception):
-                    out[live.name] = snapshot(db, live.host.dbname, self._statements())
-        return out
-
-    def _db_add(self, marks: dict[str, Snapshot]) -> None:
-        db = self.bench.db
-        for live in self.lives:
-            before = marks.get(live.name)
-            if db is None or before is None or not live.host.dbname:
-                continue
-            with contextlib.suppress(Exception):
-                after = snapshot(db, live.host.dbname, before.statements is not None)
-                live.db_work = accumulate(live.db_work, before, after)
-
-    def _db_work(self, live: Live) -> None:
-        """DB work per request (harness/run/dbwork.py): the counters of its turns and, where
-        pg_stat_statements is loaded, the endpoint probe on the current processes."""
-        metrics_ = live.record.get("metrics")
-        if metrics_ is None or live.db_work is None or not live.host.running():
-            return
-        assert self.bench.db is not None and live.handle is not None
-        metrics_["db_work"] = trial_db_work(
-            self.bench.db, live.host.dbname, live.handle.base_url,
-            [t for t, w in self.scenario.tasks.items() if w], live.db_work, live.db_sent,
-            "user0001", load_seed_module().SEED_PASSWORD,
-        )  # fmt: skip
-
-    _statements_on: bool | None = None
-
-    def _statements(self) -> bool:
-        """pg_stat_statements is loaded (asked once per scenario)."""
-        if self._statements_on is None and self.bench.db is not None:
-            try:
-                self._statements_on = statements_enabled(self.bench.db)
-            except Exception:  # noqa: BLE001 - a side measurement: without it, no probe
-                self._statements_on = False
-        return bool(self._statements_on)
-
     # -- endings ------------------------------------------------------------------------------
 
     def lose(self, live: Live, reason: str, text: str) -> None:
@@ -396,10 +351,10 @@ class InterleavedScenario:
             with contextlib.suppress(Exception):
                 self._close_record(live)
             with contextlib.suppress(Exception):
-                self._db_work(live)
+                self.db_work.record(live, [t for t, w in self.scenario.tasks.items() if w])
         self.finish_note()
         b.run["overhead"].setdefault("sampler_cpu_s", 0.0)
-        b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s
+        b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s + self.db_work.cpu_s
 
     def finish_note(self) -> None:
         note = self.bench.run["analysis"].setdefault(self.scenario.name, {})

@@ -139,6 +139,10 @@ class Loadgen(GroupOwner):
                 self.command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
             )
 
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.running() and self.proc is not None else None
+
     def processes(self) -> list[psutil.Process]:
         if self.proc is None or self.proc.poll() is not None:
             return []

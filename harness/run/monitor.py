@@ -46,6 +46,32 @@ class TreeCPU:
         return sum(self.last.values())
 
 
+class ProcessTable:
+    """Every process's children from one pass over /proc. A slice boundary reads the trees of
+    every candidate, of PostgreSQL and of the active Locust: one `children(recursive=True)`
+    each was one full scan of /proc each, most of what the harness's samplers cost."""
+
+    def __init__(self) -> None:
+        self.by_pid: dict[int, psutil.Process] = {}
+        self.children: dict[int, list[int]] = {}
+        for proc in psutil.process_iter():
+            with contextlib.suppress(psutil.Error):
+                self.children.setdefault(proc.ppid(), []).append(proc.pid)
+                self.by_pid[proc.pid] = proc
+
+    def tree(self, pid: int | None) -> list[psutil.Process]:
+        """The process `pid` and all its descendants (none if it is gone)."""
+        if pid is None or pid not in self.by_pid:
+            return []
+        out, todo = [], [pid]
+        while todo:
+            current = todo.pop()
+            if current in self.by_pid:
+                out.append(self.by_pid[current])
+            todo.extend(self.children.get(current, []))
+        return out
+
+
 def busy_seconds(cpus: list[int]) -> float:
     per_cpu = psutil.cpu_times(percpu=True)
     busy = 0.0

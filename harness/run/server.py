@@ -147,6 +147,11 @@ class SpikeServer(GroupOwner):
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The root of its process tree (the server's master), while it runs."""
+        return self.proc.pid if self.alive() and self.proc is not None else None
+
     def wait_healthy(self, timeout: float = 60.0) -> float:
         """The time from process start to the first healthy answer is the startup time."""
         assert self.proc is not None
