@@ -159,7 +159,7 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    "over the starts, and stopping at two held the truth in 91-93 %% of "
                    "synthetic runs; --quick 1)")  # fmt: skip
     p.add_argument("--max-epochs", type=int, help="interleaved: the most starts per scenario "
-                   "(default 10; --quick 1)")  # fmt: skip
+                   "(default 30; --quick 1)")  # fmt: skip
     p.add_argument("--epoch-cycles", type=int, help="interleaved: each scenario's cycles per "
                    "epoch when another start may follow (default 1: a start is the "
                    "replicate)")  # fmt: skip

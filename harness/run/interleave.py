@@ -144,9 +144,9 @@ class InterleavedScenario:
             self._cycles(policy, deadline, last)
         finally:
             self.db_work.add(self.lives, marks)
-        self.finished = self.stop_reason != "epoch full" and not (
-            self.stop_reason == "budget spent" and self.epoch < policy.least and not last
-        )
+        # "epoch full": another start may follow; anything else (the resolution, the end of its
+        # time in the last epoch, no candidate left, a capacity search done) ends the scenario
+        self.finished = self.stop_reason != "epoch full"
 
     def prepare(self) -> None:
         """Its Locusts on the current processes, which had their warm-up (run/launch.py)."""
@@ -181,8 +181,9 @@ class InterleavedScenario:
     cycle_s = 0.0  # what the latest cycle took
 
     def cycle_estimate(self) -> float:
-        names = [lv for lv in self.lives if lv.running()]
-        return self.cycle_s or len(names) * (self.cfg.slice_s + self.cfg.lead_in_s + 0.3)
+        """What its next cycle will take: the latest one, or a guess before the first."""
+        running = sum(lv.running() for lv in self.lives)
+        return self.cycle_s or running * (self.cfg.slice_s + self.cfg.lead_in_s + 0.3)
 
     def _cycles(self, policy: EpochPolicy, deadline: float, last: bool) -> None:
         b, cfg = self.bench, self.cfg

@@ -53,7 +53,7 @@ class BenchConfig:
     # the fewest starts; more follow while the resolution is not reached. Three: the interval
     # is Student's t over the starts, and stopping at two held the truth in only 91-93 %
     epochs: int = 3
-    max_epochs: int = 10
+    max_epochs: int = 30  # a cap on starts; with shared starts a 14-min run buys 8-10 for four
     reconnect: bool = False  # users reconnect after every pause (--reconnect-each-slice)
     # cycles per scenario after which an epoch ends when another start may follow: one, since a
     # start is the replicate (README: "Epochs")
