@@ -125,6 +125,38 @@ def test_epochs_restart_every_candidate_in_the_reversed_order(
     assert_nothing_left(pids_before)
 
 
+def test_the_closed_loop_scenarios_share_each_start(tmp_path: Path, pids_before: set[int]) -> None:
+    """Two scenarios, default design: every epoch starts the candidates once and gives each
+    scenario its cycle in turn, and each scenario's Locusts follow every restart; with
+    --per-scenario-starts each scenario has starts of its own."""
+    shared_args = ("--aa", "stub_ok", "--budget", "40s", "--min-cycles", "1000",
+                   "--scenarios", "read_heavy,crud_mix")  # fmt: skip
+    done, run = bench(tmp_path, *shared_args)
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    raw = tmp_path / "r" / "raw"
+    epochs = {sc: run["analysis"][sc]["epochs"] for sc in ("read_heavy", "crud_mix")}
+    assert epochs["read_heavy"] == epochs["crud_mix"] >= 3, epochs
+    e = epochs["read_heavy"]
+    assert run["analysis"]["read_heavy"]["shared_starts"] == ["crud_mix"]
+    for n in range(1, e + 1):  # one start per epoch, both scenarios' slices on it
+        on_it = {s["scenario"] for s in run["slices"] if s["epoch"] == n}
+        assert on_it == {"read_heavy", "crud_mix"}
+        assert (raw / "starts-stub_ok" / ("spike.log" if n == 1 else f"spike-e{n}.log")).exists()
+    assert not (raw / "starts-stub_ok" / f"spike-e{e + 1}.log").exists()
+    for sc in ("read_heavy", "crud_mix"):
+        assert json.loads((raw / f"{sc}-stub_ok" / "target.json").read_text())["gen"] == e - 1
+    assert all(t["valid"] for t in run["trials"]), [t["invalid_reasons"] for t in run["trials"]]
+    assert_nothing_left(pids_before)
+    apart = tmp_path / "apart"
+    apart.mkdir()
+    done, run = bench(apart, *shared_args, "--per-scenario-starts")
+    assert done.returncode in (0, 3), done.stdout + done.stderr
+    assert run["analysis"]["read_heavy"]["shared_starts"] == []
+    assert (apart / "r" / "raw" / "read_heavy-stub_ok" / "spike.log").exists()
+    assert (apart / "r" / "raw" / "crud_mix-stub_ok" / "spike.log").exists()
+    assert_nothing_left(pids_before)
+
+
 def test_ctrl_c_keeps_finished_slices(tmp_path: Path, pids_before: set[int]) -> None:
     cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
            "--spikes-dir", str(FIXTURES), "--run-id", "r", *FAST, "--spikes", "stub_ok",
