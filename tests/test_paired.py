@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import random
+import time
 from typing import Any
 
 import numpy as np
@@ -174,12 +175,16 @@ def test_speed_probe_measures_a_fixed_workload() -> None:
     probe.start()
     try:
         values = [probe.probe() for _ in range(5)]
+        again = probe.probe(reuse_within=60.0)  # a boundary two slices share: one reading
+        time.sleep(0.2)
+        fresh = probe.probe(reuse_within=0.1)
     finally:
         probe.stop()
     assert all(0.05 < v < 500 for v in values)
     assert probe.proc is None
+    assert again == values[-1] and len(probe.series) == 6 and fresh == probe.series[-1]["ms"]
     index = speed_index(probe.series)
-    assert len(index) == 5 and sorted(p["speed"] for p in index)[2] == pytest.approx(1.0)
+    assert len(index) == 6 and sorted(p["speed"] for p in index)[2] == pytest.approx(1.0, abs=0.2)
 
 
 def epoch_pair(
@@ -332,3 +337,13 @@ def test_epochs_of_one_cycle_hold_the_truth_paired_and_unpaired(shared: float) -
         assert float(np.median(widths)) > 2.0
     else:
         assert held_u / runs <= 0.99 and 0.7 < float(np.median(widths)) < 1.3
+
+
+def test_a_host_switching_between_two_speeds_keeps_the_slices_of_one_of_them() -> None:
+    """Half the slices at 2.0 ms of probe, half at 2.7 ms: the mean of the two middle readings
+    (2.35 ms) is > 10 % from both and would flag every slice; the lower median is a reading the
+    machine gave, and only the slow half is left out."""
+    rows = [{"probe_ms": 2.0 if i % 2 else 2.7, "valid": True} for i in range(10)]
+    slices.flag_machine(rows, 0.10)
+    assert [r["machine_deviation"] for r in rows] == [i % 2 == 0 for i in range(10)]
+    assert sum(slices.usable(r) for r in rows) == 5

@@ -69,18 +69,27 @@ def statements_enabled(server: Server) -> bool:
 
 
 def snapshot(server: Server, dbname: str, statements: bool) -> Snapshot:
+    return snapshots(server, [dbname], statements)[dbname]
+
+
+def snapshots(server: Server, dbnames: list[str], statements: bool) -> dict[str, Snapshot]:
+    """The counters of several databases over one connection (a connection per database was
+    most of what reading them cost between an interleaved scenario's turns)."""
+    out = {}
     with server.connect() as conn:
-        row = conn.execute(
-            f"SELECT {', '.join(DATABASE_COLUMNS)} FROM pg_stat_database WHERE datname = %s",
-            [dbname],
-        ).fetchone()
-        database = dict(zip(DATABASE_COLUMNS, (int(v or 0) for v in row or ()), strict=False))
-        stmts = None
-        if statements:
-            calls = conn.execute(STATEMENTS_SQL, [dbname]).fetchone() or (0, 0, 0, 0, 0)
-            keys = ("queries", "statements", "rows", "blocks_hit", "blocks_read")
-            stmts = dict(zip(keys, (int(v) for v in calls), strict=True))
-    return Snapshot(database, stmts)
+        for dbname in dbnames:
+            row = conn.execute(
+                f"SELECT {', '.join(DATABASE_COLUMNS)} FROM pg_stat_database WHERE datname = %s",
+                [dbname],
+            ).fetchone()
+            database = dict(zip(DATABASE_COLUMNS, (int(v or 0) for v in row or ()), strict=False))
+            stmts = None
+            if statements:
+                calls = conn.execute(STATEMENTS_SQL, [dbname]).fetchone() or (0, 0, 0, 0, 0)
+                keys = ("queries", "statements", "rows", "blocks_hit", "blocks_read")
+                stmts = dict(zip(keys, (int(v) for v in calls), strict=True))
+            out[dbname] = Snapshot(database, stmts)
+    return out
 
 
 def per_request(before: Snapshot, after: Snapshot, requests: int) -> dict[str, Any]:

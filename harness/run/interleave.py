@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from harness.run.runner import Bench
 
 
+# the previous slice's closing probe serves as the next one's opening probe this long after it
+BOUNDARY_S = 1.0
+
+
 class InterleavedScenario:
     """One scenario of an interleaved run: its Locusts, its slices, its records. Its group gives
     it the current processes and its turn in every epoch (`segment`)."""
@@ -269,7 +273,7 @@ class InterleavedScenario:
         cfg, b = self.cfg, self.bench
         assert live.loadgen is not None and live.tail is not None and live.handle is not None
         length = seconds or cfg.slice_s
-        probe_before = b.probe.probe()
+        probe_before = b.probe.probe(reuse_within=BOUNDARY_S)
         resumed = time.time()
         live.loadgen.resume(rate)
         time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate

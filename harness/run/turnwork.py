@@ -8,7 +8,6 @@ differences are summed over its turns, then divided by every request its Locust 
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -17,7 +16,7 @@ from harness.run.dbwork import (
     Server,
     Snapshot,
     accumulate,
-    snapshot,
+    snapshots,
     statements_enabled,
     trial_db_work,
 )
@@ -46,28 +45,30 @@ class TurnWork:
 
     def marks(self, lives: Iterable[Live]) -> dict[str, Snapshot]:
         """Each running candidate's counters before a turn."""
-        out: dict[str, Snapshot] = {}
-        if self.server is None:
-            return out
+        names = {lv.name: lv.host.dbname for lv in lives if lv.running() and lv.host.dbname}
+        return self._read(names, self.statements())
+
+    def _read(self, names: dict[str, str], statements: bool) -> dict[str, Snapshot]:
+        """candidate → its copy's counters now (none where the server cannot be read)."""
+        if self.server is None or not names:
+            return {}
         t_cpu = time.thread_time()
-        for live in lives:
-            if live.running() and live.host.dbname:
-                with contextlib.suppress(Exception):
-                    out[live.name] = snapshot(self.server, live.host.dbname, self.statements())
-        self.cpu_s += time.thread_time() - t_cpu
-        return out
+        try:
+            found = snapshots(self.server, list(names.values()), statements)
+            return {name: found[db] for name, db in names.items()}
+        except Exception:  # noqa: BLE001 - a side measurement: a turn without it is left out
+            return {}
+        finally:
+            self.cpu_s += time.thread_time() - t_cpu
 
     def add(self, lives: Iterable[Live], marks: dict[str, Snapshot]) -> None:
         """After the turn: what each candidate's copy did since its mark, added to its total."""
-        t_cpu = time.thread_time()
-        for live in lives:
-            before = marks.get(live.name)
-            if self.server is None or before is None or not live.host.dbname:
-                continue
-            with contextlib.suppress(Exception):
-                after = snapshot(self.server, live.host.dbname, before.statements is not None)
-                live.db_work = accumulate(live.db_work, before, after)
-        self.cpu_s += time.thread_time() - t_cpu
+        mine = [lv for lv in lives if lv.name in marks and lv.host.dbname]
+        statements = any(m.statements is not None for m in marks.values())
+        now = self._read({lv.name: lv.host.dbname for lv in mine}, statements)
+        for live in mine:
+            if live.name in now:
+                live.db_work = accumulate(live.db_work, marks[live.name], now[live.name])
 
     def record(self, live: Live, tasks: list[str]) -> None:
         """`metrics.db_work` of the candidate's record: its turns' totals per request sent and,
