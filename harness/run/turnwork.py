@@ -45,6 +45,8 @@ class TurnWork:
 
     def marks(self, lives: Iterable[Live]) -> dict[str, Snapshot]:
         """Each running candidate's counters before a turn."""
+        if self.server is None:
+            return {}
         names = {lv.name: lv.host.dbname for lv in lives if lv.running() and lv.host.dbname}
         return self._read(names, self.statements())
 
