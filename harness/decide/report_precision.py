@@ -37,7 +37,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
         rows.append(
             [
                 sc,
-                str(an.get("cycles")),
+                f"{an.get('cycles')} ({an.get('epochs') or 1})",
                 num(max(paired_hw, default=None), "±{:.1%}"),
                 num(max(unpaired_hw, default=None), "±{:.1%}"),
                 (f"{widest}: " + " / ".join(f"{x:.3f}" for x in starts[widest]))
@@ -60,6 +60,16 @@ def precision(run: dict[str, Any]) -> list[Block]:
             f"slowest {max(probes) / sorted(probes)[len(probes) // 2] - 1:+.0%} against the "
             "median. "
         )
+    restarts = [t for sc in rd.scenario_names(run)
+                for t in (rd.analysis(run, sc) or {}).get("restart_seconds") or []]  # fmt: skip
+    shared = any((rd.analysis(run, sc) or {}).get("shared_starts") for sc in rd.scenario_names(run))
+    if restarts:
+        import statistics
+
+        text += (
+            f"A restart of the candidates took {statistics.median(restarts):.1f} s (median)"
+            + ("; each start served every closed-loop scenario in turn. " if shared else ". ")
+        )
     if over.get("wall_s"):
         text += (
             f"The harness's own samplers used {over.get('sampler_share', 0):.2%} of a core, the "
@@ -69,7 +79,8 @@ def precision(run: dict[str, Any]) -> list[Block]:
         Heading(2, "Precision"),
         Para(
             "Widest ratio-to-best interval per scenario, paired (within cycles) and as if the "
-            "same slices were unpaired (both with each start of the processes counted once); the "
+            "same slices were unpaired (both over the starts of the processes, each start "
+            "counted once; unpaired: Welch's t over each candidate's start means); the "
             "ratio to the best that each start gave on its own, for the candidate whose starts "
             "disagreed most (pairing cannot remove that); the throughput change per start "
             "position within an epoch (figures are put back to the middle position unless "
@@ -78,7 +89,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
             + text
         ),
         Table(
-            ["scenario", "cycles", "paired", "unpaired", "each start", "start order",
+            ["scenario", "cycles (starts)", "paired", "unpaired", "each start", "start order",
              "probe-normalised",
              "slices flagged (machine)", "stopped"],  # fmt: skip
             rows,
