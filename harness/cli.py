@@ -166,6 +166,10 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rewarm", type=float, dest="rewarm_s", help="interleaved: warm-up seconds of "
                    "an epoch's restarted processes, all candidates at once (default 2; the first "
                    "start has --warmup, in which the Locust users log in)")  # fmt: skip
+    p.add_argument("--machine-deviation", type=float, help="interleaved: a speed probe this "
+                   "far from the run's median (a fraction) flags the slices around it, which "
+                   "the analysis leaves out (default 0.10; a large value keeps every "
+                   "slice)")  # fmt: skip
     p.add_argument(
         "--per-scenario-starts",
         dest="shared_starts",
@@ -361,6 +365,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         ("max_epochs", args.max_epochs),
         ("epoch_cycles", args.epoch_cycles),
         ("rewarm_s", args.rewarm_s),
+        ("machine_deviation", args.machine_deviation),
         ("step_s", args.step_s),
         ("equal_load_cycles", None),
     ):

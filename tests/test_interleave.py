@@ -65,7 +65,8 @@ def test_what_cannot_be_interleaved_is_refused_with_the_way_out(tmp_path: Path) 
 def test_aa_run_measures_the_resolution_and_the_report_states_it(
     tmp_path: Path, pids_before: set[int]
 ) -> None:
-    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "25s")
+    # the wiring, not the host: a busy machine (a parallel test run) flags most slices
+    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "25s", "--machine-deviation", "100")
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(run["candidates"]) == {"stub_ok", "stub_ok-aa"}
     assert run["candidates"]["stub_ok-aa"]["aa_of"] == "stub_ok"
@@ -130,7 +131,7 @@ def test_the_closed_loop_scenarios_share_each_start(tmp_path: Path, pids_before:
     scenario its cycle in turn, and each scenario's Locusts follow every restart; with
     --per-scenario-starts each scenario has starts of its own."""
     shared_args = ("--aa", "stub_ok", "--budget", "40s", "--min-cycles", "1000",
-                   "--scenarios", "read_heavy,crud_mix")  # fmt: skip
+                   "--scenarios", "read_heavy,crud_mix", "--machine-deviation", "100")  # fmt: skip
     done, run = bench(tmp_path, *shared_args)
     assert done.returncode in (0, 3), done.stdout + done.stderr
     raw = tmp_path / "r" / "raw"
@@ -145,7 +146,7 @@ def test_the_closed_loop_scenarios_share_each_start(tmp_path: Path, pids_before:
     assert not (raw / "starts-stub_ok" / f"spike-e{e + 1}.log").exists()
     for sc in ("read_heavy", "crud_mix"):
         assert json.loads((raw / f"{sc}-stub_ok" / "target.json").read_text())["gen"] == e - 1
-    assert all(t["valid"] for t in run["trials"]), [t["invalid_reasons"] for t in run["trials"]]
+    assert all(t["valid"] for t in run["trials"]), [t["error"] for t in run["trials"]]
     assert_nothing_left(pids_before)
     apart = tmp_path / "apart"
     apart.mkdir()
@@ -184,7 +185,7 @@ def test_quick_interleaved_run_of_two_real_spikes(tmp_path: Path, pids_before: s
     cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
            "--run-id", "r", "--quick", "--spikes", "flask,litestar", "--scenarios",
            "read_heavy", "--budget", "45s", "--seed-users", "50", "--seed-items", "20",
-           "--runtime", "local"]  # fmt: skip
+           "--runtime", "local", "--machine-deviation", "100"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = load_run(tmp_path / "r")

@@ -241,7 +241,8 @@ def make_command(run: dict[str, Any]) -> str:
                                ("--min-cycles", "min_cycles", "{}"), ("--epochs", "epochs", "{}"),
                                ("--max-epochs", "max_epochs", "{}"),
                                ("--epoch-cycles", "epoch_cycles", "{}"),
-                               ("--rewarm", "rewarm_s", "{:g}")):  # fmt: skip
+                               ("--rewarm", "rewarm_s", "{:g}"),
+                               ("--machine-deviation", "machine_deviation", "{:g}")):  # fmt: skip
             if cfg.get(key) is not None:
                 args.append(f"{flag} {fmt.format(cfg[key])}")
         if cfg.get("shared_starts") is False or (

@@ -6,6 +6,7 @@ over them (across process epochs) and how that becomes its record's metrics.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,11 +130,18 @@ def close_record(
             for s in mine
         ]
         rec["metrics"] = out
-    elif not rec["invalid_reasons"]:
-        rec["invalid_reasons"].append("no_load")
     if realtime:
         rec["realtime"] = realtime_figures(live.home, live.host.idle[0], live.peak[0])
     rec["valid"] = not rec["invalid_reasons"] and any(slices.usable(s) for s in mine)
     if not rec["valid"] and not rec["invalid_reasons"]:
         rec["invalid_reasons"].append("no_load")
-        rec["error"] = rec["error"] or "no usable slice"
+        rec["error"] = rec["error"] or "no usable slice: " + _why_unusable(mine)
+
+
+def _why_unusable(mine: list[dict[str, Any]]) -> str:
+    """What the slices say, counted: a trial without a usable slice names what took them."""
+    why = Counter(r for s in mine for r in s.get("invalid_reasons") or [])
+    why["machine speed off (--machine-deviation)"] = sum(
+        bool(s.get("valid") and s.get("machine_deviation")) for s in mine
+    )
+    return ", ".join(f"{n}× {r}" for r, n in why.most_common() if n) or "none measured"
