@@ -168,8 +168,12 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
                    "start has --warmup, in which the Locust users log in)")  # fmt: skip
     p.add_argument("--machine-deviation", type=float, help="interleaved: a speed probe this "
                    "far from the run's median (a fraction) flags the slices around it, which "
-                   "the analysis leaves out (default 0.10; a large value keeps every "
-                   "slice)")  # fmt: skip
+                   "--drop-flagged leaves out (default 0.10)")  # fmt: skip
+    p.add_argument("--drop-flagged", action="store_true", default=None, help="interleaved: "
+                   "leave the slices the probe flagged out of the analysis (default: keep them; "
+                   "the pairing within a cycle cancels what the candidates share, and on a host "
+                   "switching speeds dropping them took half the slices; README, \"The "
+                   "probe\")")  # fmt: skip
     p.add_argument(
         "--per-scenario-starts",
         dest="shared_starts",
@@ -366,6 +370,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str]) -> int:
         ("epoch_cycles", args.epoch_cycles),
         ("rewarm_s", args.rewarm_s),
         ("machine_deviation", args.machine_deviation),
+        ("drop_flagged", args.drop_flagged),
         ("step_s", args.step_s),
         ("equal_load_cycles", None),
     ):

@@ -65,14 +65,16 @@ def test_what_cannot_be_interleaved_is_refused_with_the_way_out(tmp_path: Path) 
 def test_aa_run_measures_the_resolution_and_the_report_states_it(
     tmp_path: Path, pids_before: set[int]
 ) -> None:
-    # the wiring, not the host: a busy machine (a parallel test run) flags most slices
-    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "25s", "--machine-deviation", "100")
+    # four cycles at least: a parallel test run can make a slice invalid (noisy neighbour)
+    done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "30s", "--min-cycles", "4")
     assert done.returncode == 0, done.stdout + done.stderr
     assert set(run["candidates"]) == {"stub_ok", "stub_ok-aa"}
     assert run["candidates"]["stub_ok-aa"]["aa_of"] == "stub_ok"
     an = run["analysis"]["read_heavy"]
     assert an["cycles"] >= 2 and an["aa"]["paired"]["n"] >= 2
     assert an["stop_reason"] in ("resolution reached", "budget spent")
+    # flagged or not, no slice is left out by default (a busy host flags most of them)
+    assert run["config"]["drop_flagged"] is False and not any(s["left_out"] for s in run["slices"])
     counts: dict[int, list[str]] = {}
     for s in run["slices"]:
         counts.setdefault(s["cycle"], []).append(s["spike"])
@@ -131,7 +133,7 @@ def test_the_closed_loop_scenarios_share_each_start(tmp_path: Path, pids_before:
     scenario its cycle in turn, and each scenario's Locusts follow every restart; with
     --per-scenario-starts each scenario has starts of its own."""
     shared_args = ("--aa", "stub_ok", "--budget", "40s", "--min-cycles", "1000",
-                   "--scenarios", "read_heavy,crud_mix", "--machine-deviation", "100")  # fmt: skip
+                   "--scenarios", "read_heavy,crud_mix")  # fmt: skip
     done, run = bench(tmp_path, *shared_args)
     assert done.returncode in (0, 3), done.stdout + done.stderr
     raw = tmp_path / "r" / "raw"
@@ -185,7 +187,7 @@ def test_quick_interleaved_run_of_two_real_spikes(tmp_path: Path, pids_before: s
     cmd = [sys.executable, "-m", "harness.cli", "bench", "--output", str(tmp_path),
            "--run-id", "r", "--quick", "--spikes", "flask,litestar", "--scenarios",
            "read_heavy", "--budget", "45s", "--seed-users", "50", "--seed-items", "20",
-           "--runtime", "local", "--machine-deviation", "100"]  # fmt: skip
+           "--runtime", "local"]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = load_run(tmp_path / "r")

@@ -124,14 +124,22 @@ def test_analyse_ranks_and_states_resolution() -> None:
     assert an["resolution_reached"]
 
 
-def test_probe_flag_leaves_deviant_slices_out() -> None:
+def test_probe_flag_marks_deviant_slices_and_drop_flagged_leaves_them_out() -> None:
     rows = synthetic({"a": 300.0, "b": 200.0}, cycles=12, drift=0.0, noise=0.01)
     rows[6]["probe_ms"] = 3.0  # the machine ran 50% slow around this slice
     rows[6]["throughput_rps"] *= 0.5
-    slices.flag_machine(rows, limit=0.10)
+    where = rows[6]["spike"], rows[6]["cycle"] - 1
+    slices.flag_machine(rows, limit=0.10)  # the default: flagged, kept
     assert [r["machine_deviation"] for r in rows].count(True) == 1 and rows[6]["machine_deviation"]
+    assert not any(r["left_out"] for r in rows)
     table = slices.cycle_table(rows, "s", ["a", "b"], "throughput_rps")
-    assert table[rows[6]["spike"]][rows[6]["cycle"] - 1] is None
+    assert table[where[0]][where[1]] == rows[6]["throughput_rps"]
+    slices.flag_machine(rows, limit=0.10, drop=True)
+    assert [r["left_out"] for r in rows].count(True) == 1 and rows[6]["left_out"]
+    assert slices.cycle_table(rows, "s", ["a", "b"], "throughput_rps")[where[0]][where[1]] is None
+    for r in rows:  # a file from before the choice: every flagged slice was left out
+        del r["left_out"]
+    assert slices.cycle_table(rows, "s", ["a", "b"], "throughput_rps")[where[0]][where[1]] is None
     assert deviates(2.3, 2.0, 0.10) and not deviates(2.1, 2.0, 0.10)
 
 
@@ -344,6 +352,6 @@ def test_a_host_switching_between_two_speeds_keeps_the_slices_of_one_of_them() -
     (2.35 ms) is > 10 % from both and would flag every slice; the lower median is a reading the
     machine gave, and only the slow half is left out."""
     rows = [{"probe_ms": 2.0 if i % 2 else 2.7, "valid": True} for i in range(10)]
-    slices.flag_machine(rows, 0.10)
+    slices.flag_machine(rows, 0.10, drop=True)
     assert [r["machine_deviation"] for r in rows] == [i % 2 == 0 for i in range(10)]
     assert sum(slices.usable(r) for r in rows) == 5

@@ -359,7 +359,8 @@ def probe_chart(run: dict[str, Any]) -> Chart | None:
         "Machine speed over the run",
         "A fixed few-millisecond workload timed on the SUT CPUs between slices, as speed "
         "relative to the run's median (higher is faster). The grey band is the tolerance; "
-        "slices next to a probe outside it (red) are left out of the comparisons.",
+        "slices next to a probe outside it (red) are flagged, and left out of the "
+        "comparisons only where the run was asked to (--drop-flagged).",
         svg,
     )
 

@@ -94,6 +94,7 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
         "gain": (max(unpaired) / max(paired)) if paired and unpaired and max(paired) else None,
         "probe_cv": cv(probes),
         "flagged": sum(bool(s.get("machine_deviation")) for s in mine),
+        "left_out": sum(bool(s.get("left_out", s.get("machine_deviation"))) for s in mine),
         "slices": len(mine),
         "aa": aa,
         "first_vs_second_half": _median(halves),
@@ -195,7 +196,8 @@ def render(runs: list[dict[str, Any]]) -> str:
                 f"- {sc}: {starts} ({f['stop_reason']}); resolution "
                 f"{_pct(f['resolution'])} paired vs {_pct(f['unpaired'])} unpaired "
                 f"(pairing {f['gain'] or 0:.1f}× narrower: {'meets' if gain_ok else 'misses'} 2×); "
-                f"probe CV {f['probe_cv'] or 0:.1%}, {f['flagged']}/{f['slices']} slices flagged; "
+                f"probe CV {f['probe_cv'] or 0:.1%}, {f['flagged']}/{f['slices']} slices flagged "
+                f"({f['left_out']} left out); "
                 f"{verdict}"
             )
             if f["aa"]:

@@ -34,6 +34,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
         probe = an.get("probe_normalisation") or {}
         mine = [x for x in run.get("slices", []) if x["scenario"] == sc]
         flagged = sum(bool(x.get("machine_deviation")) for x in mine)
+        left = sum(bool(x.get("left_out", x.get("machine_deviation"))) for x in mine)
         rows.append(
             [
                 sc,
@@ -45,7 +46,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
                 else "–",
                 _order(an.get("start_order_effect")),
                 num(probe.get("resolution_normalised"), "±{:.1%}"),
-                f"{flagged}/{len(mine)}",
+                f"{flagged}/{len(mine)}, {left} left out",
                 str(an.get("stop_reason")),
             ]
         )

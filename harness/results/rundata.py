@@ -249,6 +249,8 @@ def make_command(run: dict[str, Any]) -> str:
             "shared_starts" not in cfg and most_epochs(run) > 1  # before schema 7: per scenario
         ):
             args.append("--per-scenario-starts")
+        if cfg.get("drop_flagged") or ("drop_flagged" not in cfg and cfg.get("machine_deviation")):
+            args.append("--drop-flagged")  # before it was a choice (schema 7), they were dropped
         twin = [c["aa_of"] for c in candidates_meta(run).values() if c.get("aa_of")]
         if twin:
             args.append(f"--aa {twin[0]}")

@@ -43,17 +43,22 @@ def median_probe(slices: Sequence[dict[str, Any]]) -> float | None:
     return statistics.median_low(probes) if probes else None
 
 
-def flag_machine(slices: list[dict[str, Any]], limit: float) -> None:
-    """Mark slices whose surrounding probe is far from the run's median speed (in place)."""
+def flag_machine(slices: list[dict[str, Any]], limit: float, drop: bool = False) -> None:
+    """Mark slices whose surrounding probe is far from the run's median speed (in place), and
+    whether the analysis leaves them out (`left_out`). Kept by default: on a host switching
+    between two speeds the flag took half the slices and widened every interval, while the
+    pairing within a cycle already cancels what the candidates share (README, "The probe")."""
     med = median_probe(slices)
     for s in slices:
         s["machine_deviation"] = bool(
             med and s.get("probe_ms") and deviates(s["probe_ms"], med, limit)
         )
+        s["left_out"] = bool(drop and s["machine_deviation"])
 
 
 def usable(s: dict[str, Any]) -> bool:
-    return bool(s.get("valid")) and not s.get("machine_deviation")
+    """Valid and not left out; before `left_out` was written, every flagged slice was."""
+    return bool(s.get("valid")) and not s.get("left_out", s.get("machine_deviation"))
 
 
 def value(s: dict[str, Any], metric: str, probe_median: float | None, normalise: bool) -> Any:

@@ -141,7 +141,7 @@ def close_record(
 def _why_unusable(mine: list[dict[str, Any]]) -> str:
     """What the slices say, counted: a trial without a usable slice names what took them."""
     why = Counter(r for s in mine for r in s.get("invalid_reasons") or [])
-    why["machine speed off (--machine-deviation)"] = sum(
-        bool(s.get("valid") and s.get("machine_deviation")) for s in mine
+    why["machine speed off (--drop-flagged)"] = sum(
+        bool(s.get("valid") and s.get("left_out")) for s in mine
     )
     return ", ".join(f"{n}× {r}" for r, n in why.most_common() if n) or "none measured"

@@ -64,6 +64,7 @@ class BenchConfig:
     probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
     adjust_start_order: bool = True  # throughput put back to the middle start position
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
+    drop_flagged: bool = False  # flagged slices left out of the analysis (kept: README)
     capacity: list[str] | None = None  # scenarios whose task mix gets a capacity search
     capacity_only: bool = False  # `spikebench capacity`: no closed-loop slices
     slo_p99_ms: float = 100.0

@@ -28,7 +28,7 @@ class InterleavedDesign:
         Both the raw and the probe-normalised resolution are kept, so every run shows whether
         normalising would have helped; an A/A pair's own interval is a floor for ranking."""
         cfg = self.config
-        slices.flag_machine(self.run["slices"], cfg.machine_deviation)
+        slices.flag_machine(self.run["slices"], cfg.machine_deviation, cfg.drop_flagged)
 
         def run_analysis(names: list[str], normalise: bool, floor: float = 0.0) -> dict[str, Any]:
             return slices.analyse(

@@ -171,6 +171,7 @@ def slice_record(
         "valid": not reasons,
         "invalid_reasons": reasons,
         "machine_deviation": False,
+        "left_out": False,
         "_app_cpu_s": app,
         "_db_cpu_s": db,
     }
