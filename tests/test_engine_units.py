@@ -225,3 +225,39 @@ def test_one_process_table_gives_every_tree_a_scan_per_tree_would() -> None:
         child.kill()
         child.wait()
     assert ProcessTable().tree(child.pid) == [] and ProcessTable().tree(None) == []
+
+
+def test_the_process_table_reads_what_psutil_reads(tmp_path: Path) -> None:
+    """One read of /proc/<pid>/stat gives the parent, CPU time and RSS psutil reports, also for
+    a command name with spaces and parentheses in it (the stat line's field splitting)."""
+    import psutil
+
+    from harness.run.monitor import ProcessTable, TreeCPU
+
+    odd = tmp_path / "a) b (c"
+    odd.symlink_to(sys.executable)
+    busy = (
+        "import time\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.3: pass\ntime.sleep(30)"
+    )
+    child = subprocess.Popen([str(odd), "-c", busy])
+    try:
+        proc = psutil.Process(child.pid)
+        for _ in range(200):  # until its busy loop is over
+            if sum(proc.cpu_times()[:2]) >= 0.3:
+                break
+            time.sleep(0.02)
+        assert proc.name() == "a) b (c"
+        table = ProcessTable()
+        st = table.stats[child.pid]
+        times = proc.cpu_times()
+        assert st.ppid == os.getpid()
+        assert st.cpu_s == pytest.approx(times.user + times.system, abs=0.02)
+        assert st.cpu_s >= 0.3
+        assert st.rss_bytes == pytest.approx(proc.memory_info().rss, rel=0.05)
+        assert table.rss(child.pid) == st.rss_bytes
+        assert TreeCPU().read_table(table, table.pids(child.pid)) == st.cpu_s
+        assert [p.pid for p in table.tree(child.pid)] == [child.pid]
+    finally:
+        child.kill()
+        child.wait()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.errors import ConfigError
-from harness.run.monitor import TreeCPU
+from harness.run.monitor import ProcessTable, TreeCPU
 from harness.run.upstream_proc import UpstreamStub
 from harness.scenario import Scenario
 
@@ -46,8 +46,12 @@ class UpstreamCPU:
         self.stub = stub
         self.cpu = TreeCPU()
 
-    def read(self) -> float | None:
-        return None if self.stub is None else self.cpu.read(self.stub.processes())
+    def read(self, table: ProcessTable | None = None) -> float | None:
+        """From the boundary's scan of /proc where there is one, else from a scan of its own."""
+        if self.stub is None:
+            return None
+        table = table or ProcessTable()
+        return self.cpu.read_table(table, table.pids(self.stub.pid))
 
 
 def share(a: float | None, z: float | None, seconds: float) -> float | None:

@@ -65,6 +65,7 @@ class InterleavedScenario:
         self.sut = bench.sut_cpu_list
         self.t0 = time.time()
         self.sampler_cpu_s = 0.0
+        self.table: ProcessTable | None = None  # the last slice boundary's scan of /proc
         self.stop_reason = "not started"
         self.finished = False
         self.epochs_run: list[int] = []  # the epochs this scenario had cycles in
@@ -244,25 +245,29 @@ class InterleavedScenario:
         assert self.starts is not None and active.loadgen is not None
         table = ProcessTable()  # one scan of /proc for every tree below
         for host in self.starts.running():  # every candidate of the group: the idle ones too
-            out["spikes"][host.name] = host.cpu.read(table.tree(host.pid))
+            out["spikes"][host.name] = host.cpu.read_table(table, table.pids(host.pid))
         db = self.bench.db
         db_pid = db.process.pid if db is not None and db.process is not None else None
         pg, vacuum = split_autovacuum(table.tree(db_pid))
-        out["db"] = self.db_cpu.read(pg)
-        out["vacuum"] = self.vacuum_cpu.read(vacuum)
-        active.lg_cpu.read(table.tree(active.loadgen.pid))
+        out["db"] = self.db_cpu.read_table(table, [p.pid for p in pg])
+        out["vacuum"] = self.vacuum_cpu.read_table(table, [p.pid for p in vacuum])
+        active.lg_cpu.read_table(table, table.pids(active.loadgen.pid))
         out["lg"] = dict(active.lg_cpu.last)
-        out["upstream"] = self.upstream_cpu.read()  # the pricing stub, beside Locust
+        out["upstream"] = self.upstream_cpu.read(table)  # the pricing stub, beside Locust
         out["busy"] = busy_seconds(self.sut)
         out["steal"] = steal_seconds(self.sut)
+        out["rss"] = table.rss(active.host.pid)  # the active candidate's, for its peak
+        self.table = table
         self.sampler_cpu_s += time.thread_time() - t_cpu
         return out
 
     def _memory(self, live: Live) -> tuple[int, int]:
-        """RSS and PSS of the candidate's tree (smaps: a sampler's cost, counted as one)."""
+        """RSS and PSS of the candidate's tree, from the last boundary's table (smaps: what
+        the samplers spend most on, so once a slice, after it)."""
         t_cpu = time.thread_time()
         try:
-            return tree_memory(live.host.processes())
+            procs = self.table.tree(live.host.pid) if self.table is not None else []
+            return tree_memory(procs)
         finally:
             self.sampler_cpu_s += time.thread_time() - t_cpu
 
@@ -278,8 +283,6 @@ class InterleavedScenario:
         live.loadgen.resume(rate)
         time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
         a = self._counters(live)
-        time.sleep(length / 2)
-        mid = self._memory(live)
         time.sleep(max(a["t"] + length - time.time(), 0))
         z = self._counters(live)
         error, paused, ack = None, time.time(), None
@@ -309,8 +312,9 @@ class InterleavedScenario:
             if rec["lagging"]:
                 rec["invalid_reasons"].append("loadgen_lagging")
                 rec["valid"] = False
-        live.peak = tuple(max(x, y, w) for x, y, w in zip(live.peak, mid, end_mem, strict=True))  # type: ignore[assignment]
-        rec["peak_rss_bytes"] = max(mid[0], end_mem[0])
+        rss = max(a["rss"], z["rss"], end_mem[0])  # under load at both ends, and after it
+        live.peak = (max(live.peak[0], rss), max(live.peak[1], end_mem[1]))
+        rec["peak_rss_bytes"] = rss
         if error or not live.running():
             died = not live.host.running()
             rec["invalid_reasons"].append("spike_crashed" if died else "no_load")

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from harness.errors import SpikeStartError
 from harness.paths import REPO_ROOT
 from harness.run.postgres import free_port
@@ -93,14 +91,10 @@ class UpstreamStub:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def processes(self) -> list[psutil.Process]:
-        if not self.alive():
-            return []
-        assert self.proc is not None
-        with contextlib.suppress(psutil.NoSuchProcess):
-            root = psutil.Process(self.proc.pid)
-            return [root, *root.children(recursive=True)]
-        return []
+    @property
+    def pid(self) -> int | None:
+        """The stub's root process, while it runs."""
+        return self.proc.pid if self.proc is not None and self.alive() else None
 
     def log_tail(self, chars: int = 1500) -> str:
         with contextlib.suppress(OSError):
