@@ -94,7 +94,7 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
         "gain": (max(unpaired) / max(paired)) if paired and unpaired and max(paired) else None,
         "probe_cv": cv(probes),
         "flagged": sum(bool(s.get("machine_deviation")) for s in mine),
-        "left_out": sum(bool(s.get("left_out", s.get("machine_deviation"))) for s in mine),
+        "left_out": sum(sl.left_out(s) for s in mine),
         "slices": len(mine),
         "aa": aa,
         "first_vs_second_half": _median(halves),

@@ -6,6 +6,7 @@ from typing import Any
 
 from harness.decide.document import Block, Heading, Para, Table, num
 from harness.results import rundata as rd
+from harness.results import slices
 
 
 def _order(effect: dict[str, Any] | None) -> str:
@@ -34,7 +35,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
         probe = an.get("probe_normalisation") or {}
         mine = [x for x in run.get("slices", []) if x["scenario"] == sc]
         flagged = sum(bool(x.get("machine_deviation")) for x in mine)
-        left = sum(bool(x.get("left_out", x.get("machine_deviation"))) for x in mine)
+        left = sum(slices.left_out(x) for x in mine)
         rows.append(
             [
                 sc,

@@ -56,9 +56,13 @@ def flag_machine(slices: list[dict[str, Any]], limit: float, drop: bool = False)
         s["left_out"] = bool(drop and s["machine_deviation"])
 
 
+def left_out(s: dict[str, Any]) -> bool:
+    """The analysis left the slice out; before `left_out` was written, every flagged slice was."""
+    return bool(s.get("left_out", s.get("machine_deviation")))
+
+
 def usable(s: dict[str, Any]) -> bool:
-    """Valid and not left out; before `left_out` was written, every flagged slice was."""
-    return bool(s.get("valid")) and not s.get("left_out", s.get("machine_deviation"))
+    return bool(s.get("valid")) and not left_out(s)
 
 
 def value(s: dict[str, Any], metric: str, probe_median: float | None, normalise: bool) -> Any:

@@ -142,6 +142,6 @@ def _why_unusable(mine: list[dict[str, Any]]) -> str:
     """What the slices say, counted: a trial without a usable slice names what took them."""
     why = Counter(r for s in mine for r in s.get("invalid_reasons") or [])
     why["machine speed off (--drop-flagged)"] = sum(
-        bool(s.get("valid") and s.get("left_out")) for s in mine
+        bool(s.get("valid")) and slices.left_out(s) for s in mine
     )
     return ", ".join(f"{n}× {r}" for r, n in why.most_common() if n) or "none measured"
