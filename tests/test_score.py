@@ -13,7 +13,8 @@ import pytest
 from harness.cli import main
 from harness.decide.criteria import CRITERIA, DEFAULT_WEIGHTS, known_frameworks, load_criteria
 from harness.decide.documents import score_folder, write_documents
-from harness.decide.score import dirichlet_wins, score_run, shifted, weight_flips
+from harness.decide.score import score_run
+from harness.decide.sensitivity import dirichlet_wins, shifted, weight_flips
 from harness.errors import ConfigError
 from harness.paths import REPO_ROOT
 from harness.results import rundata as rd

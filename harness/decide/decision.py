@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.decide.criteria import CLI, CRITERIA, DRAWS, FRAGILE_DELTA, FRAGILE_SHARE, LABELS
 from harness.decide.report_capacity import capacity_sentences
-from harness.decide.score import judgements, ranking_markdown, sensitivity_markdown
+from harness.decide.score import judgements, ranking_markdown
+from harness.decide.sensitivity import sensitivity_markdown
 from harness.decide.sizing import sizing
 from harness.results import rundata as rd
 
@@ -103,9 +104,12 @@ def lower_points(
     spike: str,
     fmt: str,
     scale: float = 1.0,
+    intervals: dict[str, list[float] | None] | None = None,
 ) -> list[Point]:
     """Lower is better. words = (best phrase, worse phrase), e.g. ("lowest p99", "higher p99").
-    The best: a pro when clearly ahead of the next; clearly above the best: a con."""
+    The best: a pro when clearly ahead of the next; clearly above the best: a con. Clearly: by
+    CLEAR, and for measured figures (`intervals`) with 95% intervals that do not overlap, so a
+    lead inside the noise is not called one."""
     best_words, worse_words = words
     have = {s: v for s, v in values.items() if v is not None}
     if spike not in have or len(have) < 2:
@@ -113,13 +117,19 @@ def lower_points(
     order = sorted(have, key=lambda s: have[s])
     mine = have[spike]
     show = fmt.format(mine / scale)
+
+    def apart(low: str, high: str) -> bool:
+        a, b = (intervals or {}).get(low), (intervals or {}).get(high)
+        overlap = intervals is not None and (not a or not b or a[1] >= b[0])
+        return have[high] > have[low] * (1 + CLEAR) and not overlap
+
     if order[0] == spike:
         nxt = have[order[1]]
-        if nxt > mine * (1 + CLEAR):
+        if apart(spike, order[1]):
             return [("Good", f"{best_words}: {show} vs {fmt.format(nxt / scale)} for {order[1]}")]
         return []
     best = have[order[0]]
-    if mine > best * (1 + CLEAR):
+    if apart(order[0], spike):
         return [
             (
                 "Bad",
@@ -139,6 +149,7 @@ def measured_points(run: dict[str, Any], spike: str) -> list[Point]:
             {s: rd.estimate(run, s, sc, "p99_ms") for s in spikes},
             spike,
             "{:.0f} ms",
+            intervals={s: rd.interval(run, s, sc, "p99_ms") for s in spikes},
         )
     facts: list[tuple[tuple[str, str], dict[str, Any], str, float]] = [
         (

@@ -22,15 +22,8 @@ from harness.decide.criteria import (
     load_criteria,
 )
 from harness.decide.decision import decision_record
-from harness.decide.score import (
-    Matrix,
-    dirichlet_wins,
-    ranking_markdown,
-    score_json,
-    score_run,
-    sensitivity_markdown,
-    weight_flips,
-)
+from harness.decide.score import Matrix, ranking_markdown, score_json, score_run
+from harness.decide.sensitivity import dirichlet_wins, sensitivity_markdown, weight_flips
 from harness.errors import SpikebenchError
 from harness.results import rundata as rd
 from harness.results.resultfile import load_run, write_atomic

@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.decide.charts import Chart, spike_colors, to_svg
 from harness.decide.document import Block, Bullets, Figure, Heading, Para, Table, num
+from harness.results import capacity
 from harness.results import rundata as rd
 
 
@@ -77,6 +78,32 @@ def bracket_text(search: dict[str, Any]) -> str:
     return f"{lo:.0f} req/s [{lo:.0f}–{hi:.0f}]" if hi else f"≥ {lo:.0f} req/s (no failure found)"
 
 
+def uncertainty_text(run: dict[str, Any], scenario: str) -> str:
+    """How far the capacities can be told apart (results/capacity.py)."""
+    h = capacity.ratio_threshold(run, scenario)
+    head = (
+        "Each capacity rests on single steps of its search: its bracket says how finely the "
+        "search cut, not how sure the run is. "
+    )
+    if h is None:
+        return head + (
+            "This run measured no closed loop for the scenario, so how much one step moves is "
+            "unknown: capacities are ranked apart only where their brackets do not overlap, "
+            "which understates the host's noise."
+        )
+    if math.isinf(h):
+        return head + (
+            "The closed loop had too few usable slices to say how much one step moves: no "
+            "capacity is ranked above another."
+        )
+    return head + (
+        "Steps of different candidates are taken at different moments, so nothing pairs them: "
+        "in this scenario's closed loop, a ratio of two single slices taken at different moments "
+        f"moved within ±{h:.1%} (95 %). Capacities are ranked apart only when they differ by "
+        "more than that and their brackets do not overlap; closer ones share a rank (≈)."
+    )
+
+
 def soak_lines(run: dict[str, Any]) -> list[str]:
     lines = []
     for f in (run.get("soak") or {}).values():
@@ -122,16 +149,16 @@ def capacity_blocks(run: dict[str, Any]) -> list[Block]:
     for scenario, cap in caps.items():
         eq = cap.get("equal_load") or {}
         rates = list(eq)
-        headers = ["spike", f"capacity at p99 ≤ {cap.get('slo_p99_ms', 0):g} ms"]
+        headers = ["rank", "spike", f"capacity at p99 ≤ {cap.get('slo_p99_ms', 0):g} ms [bracket]"]
         headers += [f"p99 ms at {eq[r]['offered_rps']:g} req/s" for r in rates]
         headers += ["saturated req/s (closed loop)"]
         rows = []
-        order = sorted(
-            cap.get("searches") or {},
-            key=lambda s: -((cap["searches"][s].get("capacity_rps")) or 0.0),
-        )
+        ranked = capacity.ranking(run, scenario)
+        order = [s for s, _, _ in ranked]
+        order += [s for s in cap.get("searches") or {} if s not in order]  # searches that gave up
+        ranks = {s: f"{r}{' ≈' if tied else ''}" for s, r, tied in ranked}
         for spike in order:
-            row = [spike, bracket_text(cap["searches"][spike])]
+            row = [ranks.get(spike, "–"), spike, bracket_text(cap["searches"][spike])]
             for r in rates:
                 f = (eq[r].get("spikes") or {}).get(spike) or {}
                 text = num(f.get("p99_ms"))
@@ -144,7 +171,11 @@ def capacity_blocks(run: dict[str, Any]) -> list[Block]:
                 row.append(text)
             row.append(num(rd.estimate(run, spike, scenario, "throughput_rps"), "{:.0f}"))
             rows.append(row)
-        blocks += [Heading(3, f"{scenario} (capacity)"), Table(headers, rows)]
+        blocks += [
+            Heading(3, f"{scenario} (capacity)"),
+            Table(headers, rows),
+            Para(uncertainty_text(run, scenario), "caption"),
+        ]
         chart = latency_chart(run, scenario)
         if chart is not None:
             blocks += [Figure(chart), Para(chart.caption, "caption")]
@@ -167,6 +198,9 @@ def capacity_sentences(run: dict[str, Any]) -> list[str]:
                     f"{scenario}: on {where}, {spike} holds {lo:.0f} req/s under p99 ≤ {slo:g} ms "
                     f"(bracket {lo:.0f}–{search['bracket'][1] or math.inf:.0f})"
                 )
+        verdict = capacity.verdict(run, scenario)
+        if verdict:
+            out.append(f"{scenario}: {verdict}")
         for point in (cap.get("equal_load") or {}).values():
             figs = point.get("spikes") or {}
             if len(figs) > 1:

@@ -8,7 +8,9 @@ file, by monotone rules: a spike that measures better on an input never scores l
   estimates: means over trials or interleaved cycles, as report and decision record show them; a
   spike without valid trials in a scenario gets 0 there), averaged with the
   team's scenario weights (decision.toml [scenarios], renormalised over the scenarios the run
-  has), mapped to 1 + 4 × that: the best spike on both in every scenario scores 5.
+  has), mapped to 1 + 4 × that: the best spike on both in every scenario scores 5. Where the run
+  searched capacity for a scenario, capacity under the SLO and p99 at the highest equal load
+  stand in for throughput and p99.
 - operational_overhead: for each of peak RSS (the worst scenario's median), startup (median over
   valid trials), installed distributions, and container image size, lowest / own (1 for the
   leanest); components that some spike lacks are left out for all; averaged, mapped to 1 + 4 × it.
@@ -17,11 +19,11 @@ file, by monotone rules: a spike that measures better on an input never scores l
   lines of code / own lines of code), LOC from run.json's inspection; without it, the team's score.
 - ecosystem, team_fit: the team's scores from decision.toml, each with a rationale line.
 
-Weighted total = Σ weight × score. Sensitivity: for each criterion, the smallest change of its
-weight (the others rescaled to keep the sum 1) that changes the winner; and how often each option
-wins over Dirichlet draws around the weights, each draw also drawing every measured throughput and
-p99 from its 95% interval (fixed seed, so the numbers are reproducible): a lead inside the noise
-is never called a win. A/A twins (bench --aa) measure the run and are not options.
+Weighted total = Σ weight × score. Sensitivity (decide/sensitivity.py): for each criterion, the
+smallest change of its weight that changes the winner; and how often each option wins over
+Dirichlet draws around the weights, each draw also drawing every measured figure from its
+uncertainty: a lead inside the noise is never called a win. A/A twins (bench --aa) measure the
+run and are not options.
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ import statistics
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-
-import numpy as np
 
 from harness.decide.criteria import (
     CONCENTRATION,
@@ -94,8 +94,10 @@ def performance(
     weights: dict[str, float],
     thr_by: Figures | None = None,
     p99_by: Figures | None = None,
+    cap_by: dict[str, tuple[Figures, Figures]] | None = None,
 ) -> dict[str, float]:
-    """The performance criterion; thr_by/p99_by replace the run's estimates (sensitivity draws)."""
+    """The performance criterion; thr_by/p99_by (closed loop) and cap_by (capacity and p99 at
+    equal load, per scenario) replace the run's estimates in the sensitivity draws."""
     spikes = rd.candidates(run)
     thr_by = thr_by if thr_by is not None else measured(run, "throughput_rps")
     p99_by = p99_by if p99_by is not None else measured(run, "p99_ms")
@@ -103,7 +105,10 @@ def performance(
     used = 0.0
     for scenario, w in weights.items():
         thr, p99 = thr_by.get(scenario, {}), p99_by.get(scenario, {})
-        cap = capacity_figures(run, scenario, spikes)
+        if cap_by is not None:
+            cap = cap_by.get(scenario)
+        else:
+            cap = capacity_figures(run, scenario, spikes)
         if cap is not None:  # the open model answers the team's questions: use it
             thr, p99 = cap
         best_thr = max((v for v in thr.values() if v), default=None)
@@ -118,20 +123,6 @@ def performance(
     if used == 0:
         return dict.fromkeys(spikes, 3.0)
     return {s: scale(v / used) for s, v in total.items()}
-
-
-Spread = dict[str, dict[str, tuple[float | None, float]]]  # scenario → spike → (value, sd)
-
-
-def spread(run: dict[str, Any], metric: str) -> Spread:
-    """Each estimate with the sd of a normal matching its 95% interval (0 without one)."""
-    out: Spread = {}
-    for sc in rd.scenario_names(run):
-        out[sc] = {}
-        for s in rd.candidates(run):
-            v, ci = rd.estimate(run, s, sc, metric), rd.interval(run, s, sc, metric)
-            out[sc][s] = (v, (ci[1] - ci[0]) / (2 * 1.96) if v is not None and ci else 0.0)
-    return out
 
 
 def capacity_figures(
@@ -151,17 +142,6 @@ def capacity_figures(
     if any(v is None for v in [*capacity.values(), *p99.values()]):
         return None
     return capacity, p99
-
-
-def drawn(table: Spread, rng: np.random.Generator) -> Figures:
-    """Every estimate drawn from its interval."""
-    return {
-        sc: {
-            s: (None if v is None else max(float(rng.normal(v, sd)) if sd else v, 1e-9))
-            for s, (v, sd) in row.items()
-        }
-        for sc, row in table.items()
-    }
 
 
 OVERHEAD_PARTS = {
@@ -280,82 +260,6 @@ def score_run(run: dict[str, Any], criteria: Criteria) -> Matrix:
     return Matrix(run, criteria, scores, notes, sw, loc)
 
 
-# -- sensitivity ------------------------------------------------------------------------------
-
-
-def shifted(weights: dict[str, float], crit: str, new: float) -> dict[str, float]:
-    """`crit` set to `new`, the other weights rescaled in proportion so the sum stays 1."""
-    rest = 1.0 - weights[crit]
-    out = {c: (w * (1.0 - new) / rest if rest > 0 else 0.0) for c, w in weights.items()}
-    out[crit] = new
-    return out
-
-
-def weight_flips(matrix: Matrix) -> list[dict[str, Any]]:
-    """Per criterion: the smallest change of its weight in [0, 1] that changes the winner.
-
-    Totals are linear in the shifted weight, so each rival's crossing point is exact."""
-    weights = matrix.criteria.weights
-    winner = matrix.winner
-    out = []
-    for crit in CRITERIA:
-        w = weights[crit]
-        best: dict[str, Any] | None = None
-        if w < 1.0:
-            for rival in matrix.scores:
-                if rival == winner:
-                    continue
-                d0 = matrix.totals(shifted(weights, crit, 0.0))
-                d1 = matrix.totals(shifted(weights, crit, 1.0))
-                a = d0[winner] - d0[rival]  # margin at weight 0
-                b = (d1[winner] - d1[rival]) - a  # slope of the margin per unit weight
-                if b == 0:
-                    continue
-                cross = -a / b
-                # past the crossing (inside [0, 1]) the rival must lead strictly: a tie at the
-                # end of the range is not a change of winner
-                beyond = 1.0 if b < 0 else 0.0
-                if not (min(cross, beyond) < max(cross, beyond) and 0.0 <= cross <= 1.0):
-                    continue
-                delta = cross - w
-                if best is None or abs(delta) < abs(best["delta"]):
-                    probe = cross + (beyond - cross) * 1e-6
-                    new = matrix.ranking(shifted(weights, crit, probe))[0][0]
-                    if new != winner:
-                        best = {"delta": delta, "weight": cross, "new_winner": new}
-        out.append(
-            {
-                "criterion": crit,
-                "weight": w,
-                "delta": None if best is None else best["delta"],
-                "flip_weight": None if best is None else best["weight"],
-                "new_winner": None if best is None else best["new_winner"],
-            }
-        )
-    return out
-
-
-def dirichlet_wins(
-    matrix: Matrix, draws: int = DRAWS, seed: int = SEED, concentration: float = CONCENTRATION
-) -> dict[str, float]:
-    """Share of draws that each option wins: weights from Dirichlet(concentration × weights),
-    and the measured throughput and p99 from their intervals, so noise can flip a lead."""
-    rng = np.random.default_rng(seed)
-    alpha = np.array([max(matrix.criteria.weights[c], 1e-3) * concentration for c in CRITERIA])
-    samples = rng.dirichlet(alpha, size=draws)
-    names = list(matrix.scores)
-    perf_col = CRITERIA.index("performance")
-    base = np.array([[matrix.scores[s][c] for c in CRITERIA] for s in names])  # spikes × crit
-    counts = np.zeros(len(names), dtype=int)
-    thr, p99 = spread(matrix.run, "throughput_rps"), spread(matrix.run, "p99_ms")
-    for i in range(draws):
-        table = base.copy()
-        perf = performance(matrix.run, matrix.scenario_weights, drawn(thr, rng), drawn(p99, rng))
-        table[:, perf_col] = [perf[s] for s in names]
-        counts[int(np.argmax(samples[i] @ table.T))] += 1
-    return {names[i]: float(counts[i]) / draws for i in np.argsort(-counts, kind="stable")}
-
-
 # -- output -----------------------------------------------------------------------------------
 
 
@@ -402,43 +306,4 @@ def ranking_markdown(matrix: Matrix) -> str:
     for i, (spike, total) in enumerate(matrix.ranking(), start=1):
         cells = " | ".join(f"{matrix.scores[spike][c]:.2f}" for c in CRITERIA)
         lines.append(f"| {i} | {spike} | {cells} | **{total:.2f}** |")
-    return "\n".join(lines)
-
-
-def sensitivity_markdown(
-    matrix: Matrix, flips: list[dict[str, Any]], wins: dict[str, float]
-) -> str:
-    lines = [
-        f"Winner at the given weights: **{matrix.winner}**.",
-        "",
-        "| criterion | weight | change that flips the winner | new winner |",
-        "|---|---|---|---|",
-    ]
-    for f in flips:
-        if f["delta"] is None:
-            change, new = "none in [0, 1]", "–"
-        else:
-            change = f"{f['delta']:+.3f} (to {f['flip_weight']:.3f})"
-            new = f["new_winner"]
-        lines.append(f"| {LABELS[f['criterion']]} | {f['weight']:.2f} | {change} | {new} |")
-    smallest = min(
-        (f for f in flips if f["delta"] is not None), key=lambda f: abs(f["delta"]), default=None
-    )
-    lines.append("")
-    if smallest is None:
-        lines.append("No change of a single weight changes the winner.")
-    else:
-        lines.append(
-            "Smallest single-weight change that changes the winner: "
-            f"{LABELS[smallest['criterion']]} {smallest['weight']:.2f} → "
-            f"{smallest['flip_weight']:.3f} "
-            f"({smallest['delta']:+.3f}) makes {smallest['new_winner']} the winner."
-        )
-    lines.append(
-        f"Over {DRAWS:,} random weightings around these (Dirichlet, concentration "
-        f"{CONCENTRATION:g}, seed {SEED}), each also drawing every measured throughput and p99 "
-        "from its 95% interval: "
-        + ", ".join(f"{s} wins {share:.1%}" for s, share in wins.items())
-        + "."
-    )
     return "\n".join(lines)

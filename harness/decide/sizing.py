@@ -3,13 +3,16 @@
 From capacity per core under the SLO (the search's bracket), assuming capacity scales linearly
 with cores: it does not quite (a shared database, locks, the kernel's network stack, and on
 hosted machines noisy neighbours all bend the line), so the answer is a lower bound to plan
-around, not a promise; the bracket carries the measurement's uncertainty through.
+around, not a promise. The search's bracket is widened by the run's noise (results/capacity.py):
+the bracket alone says how finely the search cut, not how sure the run is.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any
+
+from harness.results import capacity
 
 HOURS_PER_MONTH = 730.0
 
@@ -33,12 +36,15 @@ def sizing(run: dict[str, Any], expected_rps: float | None, price: float | None)
             if not lo:
                 out.append(f"{scenario}: {spike} met the SLO at no rate tried: not sized")
                 continue
-            need = cores_needed(expected_rps, lo / cores, (hi / cores) if hi else None)
+            u = capacity.relative_halfwidth(run, scenario, search)
+            low, high = lo * (1 - u), (hi * (1 + u) if hi else None)
+            need = cores_needed(expected_rps, low / cores, (high / cores) if high else None)
             text = need[0] if need[0] == need[1] else f"{need[0]}–{need[1]}"
+            widened = f", widened by ±{u:.0%} for the run's noise" if u > 0.005 else ""
             line = (
                 f"{scenario}: {spike} needs {text} cores for {expected_rps:g} req/s "
                 f"({lo / cores:.0f}–{(hi or lo) / cores:.0f} req/s per core at p99 ≤ "
-                f"{cap.get('slo_p99_ms', 0):g} ms)"
+                f"{cap.get('slo_p99_ms', 0):g} ms{widened})"
             )
             if price:
                 cost = [n * price * HOURS_PER_MONTH for n in need]

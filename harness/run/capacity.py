@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.results import paired
+from harness.results import paired, stats
 from harness.run.epochs import EpochPolicy
 from harness.run.interleave import InterleavedScenario
 from harness.run.slicing import cycle_order
@@ -119,7 +119,9 @@ def equal_load_summary(
     rows: list[dict[str, Any]], names: list[str], seed: int = 0
 ) -> dict[str, Any]:
     """Per offered rate: each candidate's p50/p99 (mean over cycles) and its p99 ratio to the
-    lowest p99, paired by cycle."""
+    lowest p99, paired by cycle. A handful of cycles (2 by default): Student-t intervals with the
+    cycles as replicates, as for trials (results/stats.py); a bootstrap over two cycles gives
+    about their range, and held a synthetic truth in about half of the runs."""
     out: dict[str, Any] = {}
     for rate in sorted({r["offered_rps"] for r in rows}):
         at = [r for r in rows if r["offered_rps"] == rate and r["valid"]]
@@ -132,18 +134,21 @@ def equal_load_summary(
             mine = [r for r in at if r["spike"] == n]
             if not mine:
                 continue
-            p99 = paired.mean_interval([r["p99_ms"] for r in mine], seed)
+            p99 = stats.summarize([r["p99_ms"] for r in mine])
             figures[n] = {
                 "p50_ms": statistics.fmean(r["p50_ms"] for r in mine),
-                "p99_ms": statistics.fmean(r["p99_ms"] for r in mine),
-                "p99_ci95": [p99.lo, p99.hi] if p99 else None,
+                "p99_ms": p99["mean"],
+                "p99_ci95": p99["ci95"],
                 "achieved_rps": statistics.fmean(r["achieved_rps"] for r in mine),
                 "cycles": len(mine),
             }
         if figures:
             best = min(figures, key=lambda n: figures[n]["p99_ms"])
+            each = list(range(len(cycles)))  # every cycle its own replicate: Student t
             for n, f in figures.items():
-                ratio = paired.paired_ratio(table[n], table[best], seed) if n != best else None
+                ratio = (
+                    None if n == best else paired.paired_ratio(table[n], table[best], seed, each)
+                )
                 f["p99_vs_lowest"] = ratio.to_dict() if ratio else None
         out[f"{rate:g}"] = {"offered_rps": rate, "lowest_p99": best if figures else None,
                             "spikes": figures}  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from harness.results import capacity as capacity_read
 from harness.results import slices
 from harness.run.realtime import report_realtime
 from harness.scenario import Scenario
@@ -136,6 +137,7 @@ class InterleavedDesign:
                     f"{n} {s['bracket'][0] or 0:.0f}–{s['bracket'][1] or 0:.0f} req/s"
                     for n, s in searches.items()
                 )
+                + (f"; {verdict}" if (verdict := capacity_read.verdict(self.run, name)) else "")
             )
             return
         an = self.run["analysis"].get(name, {})
@@ -178,4 +180,3 @@ class InterleavedDesign:
         over["probes"] = len(self.probe.series)
         over["probe_share"] = over["probe_cpu_s"] / wall if wall else None
         over["sampler_share"] = over.get("sampler_cpu_s", 0.0) / wall if wall else None
-
