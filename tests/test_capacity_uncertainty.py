@@ -222,3 +222,9 @@ def test_equal_load_intervals_over_two_cycles_hold_the_truth() -> None:
         runs += 1
     assert held / runs >= 0.92
     assert held_before / runs <= 0.75
+
+
+def test_an_interval_thousands_of_percent_wide_is_shown_as_such() -> None:
+    from harness.decide.report_capacity import change
+
+    assert change(0.36) == "+36%" and change(-0.84) == "-84%" and change(268637.0) == "> +999%"

@@ -84,6 +84,9 @@ def test_aa_run_measures_the_resolution_and_the_report_states_it(
     report = (tmp_path / "r" / "report.md").read_text()
     assert report.index("Resolution:") < report.index("## Validity")  # the report leads with it
     assert "A/A check in read_heavy" in report
+    aa = an["aa"]  # named as the ratio is taken: the slower over the faster, never above 1 by much
+    assert f"({aa['b']} ÷ {aa['a']}, the slower over the faster)" in report
+    assert {aa["a"], aa["b"]} == {"stub_ok", "stub_ok-aa"}
     assert load_run(tmp_path / "r")["design"] == "interleaved"
     assert_nothing_left(pids_before)
 

@@ -204,7 +204,8 @@ def render(runs: list[dict[str, Any]]) -> str:
                 aa = f["aa"]
                 inside = aa["lo"] <= 1 <= aa["hi"]
                 out.append(
-                    f"  - A/A ratio {aa['estimate']:.3f} [{aa['lo']:.3f}–{aa['hi']:.3f}], "
+                    f"  - A/A ratio {aa['estimate']:.3f} [{aa['lo']:.3f}–{aa['hi']:.3f}] "
+                    "(the slower over the faster), "
                     f"half-width {_pct(aa['half_width'])}: "
                     + ("contains 1" if inside else "DOES NOT contain 1")
                 )

@@ -78,6 +78,11 @@ def bracket_text(search: dict[str, Any]) -> str:
     return f"{lo:.0f} req/s [{lo:.0f}–{hi:.0f}]" if hi else f"≥ {lo:.0f} req/s (no failure found)"
 
 
+def change(x: float) -> str:
+    """A relative change; two equal-load cycles can give a t interval thousands of % wide."""
+    return "> +999%" if x > 9.99 else f"{x:+.0%}"
+
+
 def uncertainty_text(run: dict[str, Any], scenario: str) -> str:
     """How far the capacities can be told apart (results/capacity.py)."""
     h = capacity.ratio_threshold(run, scenario)
@@ -165,7 +170,7 @@ def capacity_blocks(run: dict[str, Any]) -> list[Block]:
                 vs = f.get("p99_vs_lowest")
                 if vs:
                     lo, hi = vs["lo"] - 1, vs["hi"] - 1
-                    text += f" ({vs['estimate'] - 1:+.0%} [{lo:+.0%}, {hi:+.0%}])"
+                    text += f" ({vs['estimate'] - 1:+.0%} [{lo:+.0%}, {change(hi)}])"
                 elif f and eq[r].get("lowest_p99") == spike:
                     text += " (lowest)"
                 row.append(text)

@@ -336,7 +336,9 @@ def resolution_text(run: dict[str, Any]) -> str:
     for sc, aa in res["aa"].items():
         p = aa["paired"]
         text += (
-            f" A/A check in {sc} ({aa['a']} vs its twin): ratio {p['estimate']:.3f} "
+            f" A/A check in {sc} ({aa.get('b', 'its twin')} ÷ {aa['a']}, the slower over the "
+            f"faster): ratio "
+            f"{p['estimate']:.3f} "
             f"[{p['lo']:.3f}–{p['hi']:.3f}]."
         )
     return text
