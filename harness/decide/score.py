@@ -43,6 +43,7 @@ from harness.decide.criteria import (
     Judgement,
 )
 from harness.errors import ConfigError
+from harness.results import capacity as capacity_read
 from harness.results import rundata as rd
 
 # -- measured criteria ------------------------------------------------------------------------
@@ -130,13 +131,10 @@ def capacity_figures(
 ) -> tuple[dict[str, float | None], dict[str, float | None]] | None:
     """(capacity at the SLO, p99 at the highest equal load) per spike, when the run searched
     capacity for this scenario and every spike has both; else None (closed-loop rules apply)."""
-    cap = (run.get("capacity") or {}).get(scenario) or {}
-    searches = cap.get("searches") or {}
-    eq = cap.get("equal_load") or {}
-    if not searches or not eq or any(s not in searches for s in spikes):
+    searches = capacity_read.searches(run, scenario)
+    figs = capacity_read.top_equal_load(run, scenario)
+    if not searches or not figs or any(s not in searches for s in spikes):
         return None
-    top = max(eq.values(), key=lambda p: p["offered_rps"])
-    figs = top.get("spikes") or {}
     capacity = {s: searches[s].get("capacity_rps") for s in spikes}
     p99 = {s: (figs.get(s) or {}).get("p99_ms") for s in spikes}
     if any(v is None for v in [*capacity.values(), *p99.values()]):

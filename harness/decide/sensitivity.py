@@ -42,8 +42,7 @@ def capacity_spread(run: dict[str, Any]) -> dict[str, tuple[Spread, Spread]]:
             continue
         caps, p99s = figs
         found = capacity.searches(run, sc)
-        eq = (run["capacity"][sc].get("equal_load") or {}).values()
-        top = (max(eq, key=lambda p: p["offered_rps"]).get("spikes") or {}) if eq else {}
+        top = capacity.top_equal_load(run, sc)
         cap_row: dict[str, tuple[float | None, float]] = {}
         p99_row: dict[str, tuple[float | None, float]] = {}
         for s in spikes:

@@ -86,16 +86,15 @@ def relative_halfwidth(run: dict[str, Any], scenario: str, search: dict[str, Any
     return math.exp(Z95 * relative_sd(run, scenario, search)) - 1
 
 
-def separated(run: dict[str, Any], scenario: str, above: str, below: str) -> bool:
-    """Whether the run can tell `above` (the higher capacity) from `below`."""
-    found = searches(run, scenario)
+def separated(found: dict[str, dict[str, Any]], above: str, below: str, h: float | None) -> bool:
+    """Whether the run can tell `above` (the higher capacity) from `below`; h: the scenario's
+    `ratio_threshold`."""
     a, b = found[above], found[below]
     top = capacity(a)
     a_lo, _ = bracket(a)
     _, b_hi = bracket(b)
     if top is None or not a_lo > b_hi:
         return False  # overlapping brackets (or no capacity above): the search could not tell
-    h = ratio_threshold(run, scenario)
     below_cap = capacity(b)
     if h is None or below_cap is None:
         return True
@@ -107,7 +106,16 @@ def ranking(run: dict[str, Any], scenario: str) -> list[tuple[str, int, bool]]:
     left out, candidates that met the SLO at no rate come last."""
     found = {s: v for s, v in searches(run, scenario).items() if not v.get("abandoned")}
     order = sorted(found, key=lambda s: -(capacity(found[s]) or 0.0))
-    return paired.rank_groups(order, lambda a, b: separated(run, scenario, a, b))
+    h = ratio_threshold(run, scenario)  # once: it reads every closed-loop slice
+    return paired.rank_groups(order, lambda a, b: separated(found, a, b, h))
+
+
+def top_equal_load(run: dict[str, Any], scenario: str) -> dict[str, dict[str, Any]]:
+    """spike → its figures at the highest equal-load rate (what the score weighs), or {}."""
+    points = (((run.get("capacity") or {}).get(scenario) or {}).get("equal_load") or {}).values()
+    if not points:
+        return {}
+    return dict(max(points, key=lambda p: p["offered_rps"]).get("spikes") or {})
 
 
 def ranking_words(ranked: list[tuple[str, int, bool]]) -> str:

@@ -337,8 +337,6 @@ def resolution_text(run: dict[str, Any]) -> str:
         p = aa["paired"]
         text += (
             f" A/A check in {sc} ({aa.get('b', 'its twin')} ÷ {aa['a']}, the slower over the "
-            f"faster): ratio "
-            f"{p['estimate']:.3f} "
-            f"[{p['lo']:.3f}–{p['hi']:.3f}]."
+            f"faster): ratio {p['estimate']:.3f} [{p['lo']:.3f}–{p['hi']:.3f}]."
         )
     return text
