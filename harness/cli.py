@@ -194,9 +194,11 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--probe-normalise",
-        action="store_true",
-        help="interleaved: scale each slice by the machine-speed probe around it (off: it did "
-        "not narrow the A/A interval on this project's VM; the report shows both)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="interleaved: scale each slice by the machine's speed during it, as the in-slice "
+        "tracker read it (on by default: it narrowed the intervals on this project's VM; "
+        "README, \"The probe\"); the report shows both",
     )
     p.add_argument(
         "--no-start-order-adjust",

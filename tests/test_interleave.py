@@ -40,7 +40,7 @@ def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
                       "--min-cycles", "1000", "--epochs", "1", "--max-epochs", "1")  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     validate(run)
-    assert run["design"] == "interleaved" and run["schema_version"] == 7
+    assert run["design"] == "interleaved" and run["schema_version"] == 8
     crashed = next(t for t in run["trials"] if t["spike"] == "crash_later")
     assert "spike_crashed" in crashed["invalid_reasons"] and "died" in crashed["error"]
     mine = [s for s in run["slices"] if s["spike"] == "crash_later"]
@@ -81,6 +81,13 @@ def test_aa_run_measures_the_resolution_and_the_report_states_it(
     assert all(sorted(v) == ["stub_ok", "stub_ok-aa"] for v in counts.values())
     assert run["probes"] and all(p["ms"] > 0 for p in run["probes"])
     assert run["overhead"]["probe_share"] is not None
+    # the in-slice tracker read every slice, and the analysis is normalised by it by default
+    valid = [s for s in run["slices"] if s["valid"]]
+    assert valid and all(s["tracker_n"] >= 1 and s["tracker_us"] > 0 for s in valid)
+    assert sum(s["tracker_n"] for s in valid) >= 3 * len(valid)  # one per 100 ms of 0.6-s slices
+    assert (tmp_path / "r" / "raw" / "speed.tsv").stat().st_size > 0
+    assert run["overhead"]["tracker_share"] is not None
+    assert run["config"]["probe_normalise"] is True and an["normalised_by_probe"] is True
     report = (tmp_path / "r" / "report.md").read_text()
     assert report.index("Resolution:") < report.index("## Validity")  # the report leads with it
     assert "A/A check in read_heavy" in report

@@ -65,6 +65,16 @@ def _unpaired_widths(run: dict[str, Any], sc: str, an: dict[str, Any]) -> list[f
     ]
 
 
+def _raw_unpaired(run: dict[str, Any], sc: str, an: dict[str, Any]) -> float | None:
+    """The widest unpaired interval of the raw slices (neither paired nor normalised): what the
+    same slices would say without the design, against what the run reports."""
+    spikes = [sp for sp in rd.spike_names(run) if sp in (an.get("estimates") or {})]
+    if len(spikes) < 2:
+        return None
+    again = sl.analyse(run.get("slices", []), sc, spikes, float(an.get("target") or 0.03))
+    return max(_unpaired_widths({**run, "schema_version": 8}, sc, again), default=None)
+
+
 def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
     an = rd.analysis(run, sc)
     ratios = (an.get("ratios_to_best") or {}).values()
@@ -83,7 +93,13 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
         if s.get("lead_in_rps") is not None and s.get("throughput_rps")
     ]
     aa = (an.get("aa") or {}).get("paired")
+    norm = an.get("probe_normalisation") or {}
     return {
+        "normalised": bool(norm.get("used")),
+        "resolution_raw": norm.get("resolution_raw"),
+        "resolution_normalised": norm.get("resolution_normalised"),
+        "raw_unpaired": _raw_unpaired(run, sc, an) if norm.get("used") else None,
+        "tracker_cv": cv([s["tracker_us"] for s in mine if s.get("tracker_us")]),
         "cycles": an.get("cycles"),
         "epochs": an.get("epochs") or 1,
         "restart_s": _median(an.get("restart_seconds") or []),
@@ -174,11 +190,14 @@ def render(runs: list[dict[str, Any]]) -> str:
                 )
             out.append("")
             continue
-        share = (over.get("sampler_share") or 0) + (over.get("probe_share") or 0)
+        parts = [("harness samplers", "sampler_share"), ("probe", "probe_share"),
+                 ("tracker", "tracker_share")]  # fmt: skip
+        shown = [(name, over[key]) for name, key in parts if over.get(key) is not None]
+        share = sum(v for _, v in shown)
         ok = "meets" if share < t["overhead_share"] else "MISSES"
         out.append(
-            f"- harness samplers {over.get('sampler_share', 0):.2%} + probe "
-            f"{over.get('probe_share', 0):.2%} of a core = {share:.2%}: {ok} the < 1% target"
+            "- " + " + ".join(f"{name} {v:.2%}" for name, v in shown)
+            + f" of a core = {share:.2%}: {ok} the < 1% target"
         )
         for sc in rd.scenario_names(run):
             f = scenario_figures(run, sc)
@@ -200,6 +219,21 @@ def render(runs: list[dict[str, Any]]) -> str:
                 f"({f['left_out']} left out); "
                 f"{verdict}"
             )
+            if f["resolution_normalised"] is not None:
+                used = "used" if f["normalised"] else "not used"
+                line = (
+                    f"  - normalising by the machine's speed ({used}): resolution "
+                    f"{_pct(f['resolution_raw'])} raw, {_pct(f['resolution_normalised'])} "
+                    "normalised"
+                )
+                if f["tracker_cv"] is not None:
+                    line += f"; in-slice tracker CV {f['tracker_cv']:.1%}"
+                if f["raw_unpaired"] and f["resolution"]:
+                    line += (
+                        f"; {f['raw_unpaired'] / f['resolution']:.1f}× narrower than the raw "
+                        f"slices treated unpaired ({_pct(f['raw_unpaired'])})"
+                    )
+                out.append(line)
             if f["aa"]:
                 aa = f["aa"]
                 inside = aa["lo"] <= 1 <= aa["hi"]

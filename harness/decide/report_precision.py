@@ -46,7 +46,10 @@ def precision(run: dict[str, Any]) -> list[Block]:
                 if widest
                 else "–",
                 _order(an.get("start_order_effect")),
-                num(probe.get("resolution_normalised"), "±{:.1%}"),
+                num(probe.get("resolution_raw"), "±{:.1%}")
+                + " / "
+                + num(probe.get("resolution_normalised"), "±{:.1%}")
+                + (" (used)" if probe.get("used") else ""),
                 f"{flagged}/{len(mine)}, {left} left out",
                 str(an.get("stop_reason")),
             ]
@@ -75,7 +78,12 @@ def precision(run: dict[str, Any]) -> list[Block]:
     if over.get("wall_s"):
         text += (
             f"The harness's own samplers used {over.get('sampler_share', 0):.2%} of a core, the "
-            f"probe {over.get('probe_share', 0):.2%}."
+            f"probe {over.get('probe_share', 0):.2%}"
+            + (
+                f", the tracker {over['tracker_share']:.2%}."
+                if over.get("tracker_share") is not None
+                else "."
+            )
         )
     return [
         Heading(2, "Precision"),
@@ -86,13 +94,14 @@ def precision(run: dict[str, Any]) -> list[Block]:
             "ratio to the best that each start gave on its own, for the candidate whose starts "
             "disagreed most (pairing cannot remove that); the throughput change per start "
             "position within an epoch (figures are put back to the middle position unless "
-            "the run said --no-start-order-adjust); and what normalising by the speed probe "
-            "would give. "
+            "the run said --no-start-order-adjust); and the resolution raw and normalised by "
+            "the machine's speed (the in-slice tracker's reading, else the probe around the "
+            "slice), \"(used)\" where the columns before it are the normalised ones. "
             + text
         ),
         Table(
             ["scenario", "cycles (starts)", "paired", "unpaired", "each start", "start order",
-             "probe-normalised",
+             "raw / normalised",
              "slices flagged (machine)", "stopped"],  # fmt: skip
             rows,
         ),

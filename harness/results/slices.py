@@ -17,6 +17,8 @@ from harness.results.startorder import OrderEffect
 from harness.results.stats import HIGH_CV
 
 ESTIMATOR = "mean over cycles, 95% bootstrap CI (BCa)"
+# with normalisation (schema 8's default): each slice at the scenario's median machine speed
+ESTIMATOR_NORMALISED = "mean over cycles of speed-normalised slices, 95% bootstrap CI (BCa)"
 # slice field → aggregate metric name (the names trials-design aggregates use)
 SLICE_METRICS = {
     "throughput_rps": "throughput_rps",
@@ -35,11 +37,11 @@ def deviates(ms: float, median_ms: float, limit: float = FLAG_DEVIATION) -> bool
     return bool(median_ms) and abs(ms / median_ms - 1.0) > limit
 
 
-def median_probe(slices: Sequence[dict[str, Any]]) -> float | None:
+def median_probe(slices: Sequence[dict[str, Any]], field: str = "probe_ms") -> float | None:
     """The run's typical probe: the lower median, a reading the machine actually gave. On a host
     that switches between two speeds, the mean of the two middle readings can fall between
     them, >10 % from both, and flag every slice (a CI run lost all ten of its slices so)."""
-    probes = [s["probe_ms"] for s in slices if s.get("probe_ms")]
+    probes = [s[field] for s in slices if s.get(field)]
     return statistics.median_low(probes) if probes else None
 
 
@@ -65,14 +67,22 @@ def usable(s: dict[str, Any]) -> bool:
     return bool(s.get("valid")) and not left_out(s)
 
 
-def value(s: dict[str, Any], metric: str, probe_median: float | None, normalise: bool) -> Any:
-    """A slice's metric; normalised by the probe: a slice taken while the probe ran 10 % slow
-    has its throughput scaled up 10 % (and its per-request costs scaled down)."""
+# what normalisation divides by, best first: the tracker's reading during the slice (results
+# from schema 9), else the probe read around it
+SPEED_READINGS = ("tracker_us", "probe_ms")
+
+
+def value(s: dict[str, Any], metric: str, medians: dict[str, float | None], normalise: bool) -> Any:
+    """A slice's metric; normalised by the machine's speed: a slice taken while the machine ran
+    10 % slow has its throughput scaled up 10 % (and its per-request costs scaled down)."""
     v = s.get(metric)
-    if v is None or not normalise or not probe_median or not s.get("probe_ms"):
+    if v is None or not normalise or metric == "error_rate":
         return v
-    factor = s["probe_ms"] / probe_median
-    return v * factor if metric == "throughput_rps" else v / factor
+    for field in SPEED_READINGS:
+        if s.get(field) and medians.get(field):
+            factor = s[field] / medians[field]  # type: ignore[operator]
+            return v * factor if metric == "throughput_rps" else v / factor
+    return v
 
 
 def closed_slices(slices: Sequence[dict[str, Any]], scenario: str) -> list[dict[str, Any]]:
@@ -92,7 +102,7 @@ def cycle_table(
     `order`, throughput is put back to the epoch's middle start position (results/startorder)."""
     mine = closed_slices(slices, scenario)
     cycles = sorted({s["cycle"] for s in mine})
-    med = median_probe(mine)
+    med = {field: median_probe(mine, field) for field in SPEED_READINGS}
     table: dict[str, list[float | None]] = {sp: [None] * len(cycles) for sp in spikes}
     index = {c: i for i, c in enumerate(cycles)}
     centre = startorder.centres(start_orders(slices, scenario)) if order else {}
@@ -202,9 +212,7 @@ def analyse(
         "resolution_reached": False,
         "ranking": [],
         "start_order_effect": (
-            {**effect.to_dict(), "adjusted": adjusted}
-            if effect is not None
-            else None
+            {**effect.to_dict(), "adjusted": adjusted} if effect is not None else None
         ),
     }
     if not est:
@@ -259,17 +267,19 @@ def aggregates(
     records: dict[str, dict[str, Any]],
     seed: int = 0,
     adjust_order: bool = True,
+    normalise: bool = False,
 ) -> list[dict[str, Any]]:
     """run.json aggregates for the interleaved design: per-cycle metrics with bootstrap CIs;
     memory and startup (one process per spike and scenario) from the spike's record.
-    Throughput is start-order adjusted as the analysis adjusts it (one estimate everywhere)."""
+    Throughput is start-order adjusted and speed-normalised as the analysis does it (one
+    estimate everywhere)."""
     out = []
     mine = closed_slices(slices, scenario)
-    effect = order_effect(slices, scenario, spikes) if adjust_order else None
+    effect = order_effect(slices, scenario, spikes, normalise) if adjust_order else None
     for sp in spikes:
         own = [s for s in mine if s["spike"] == sp]
-        metrics = {
-            name: summary(cycle_table(slices, scenario, [sp], field, order=effect)[sp], seed)
+        metrics = {  # normalised to the scenario's median speed: one reference for everyone
+            name: summary(cycle_table(slices, scenario, [sp], field, normalise, effect)[sp], seed)
             for field, name in SLICE_METRICS.items()
         }
         rec = records.get(sp) or {}

@@ -280,11 +280,13 @@ class InterleavedScenario:
         length = seconds or cfg.slice_s
         probe_before = b.probe.probe(reuse_within=BOUNDARY_S)
         resumed = time.time()
+        b.tracker.resume()
         live.loadgen.resume(rate)
         time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
         a = self._counters(live)
         time.sleep(max(a["t"] + length - time.time(), 0))
         z = self._counters(live)
+        b.tracker.pause()
         error, paused, ack = None, time.time(), None
         try:
             ack = live.loadgen.pause()
@@ -298,6 +300,7 @@ class InterleavedScenario:
             self.scenario.name, live.name, cycle, (a, z), rows, (probe_before, b.probe.probe()),
             cfg.thresholds, len(self.sut), bool(cfg.sut_cpus), db_on_sut,
         )  # fmt: skip
+        rec.update(b.tracker.window(a["t"], z["t"]))  # the machine's speed during the slice
         rec["upstream_cpu_share"] = share(a["upstream"], z["upstream"], rec["seconds"])
         # what slicing could distort, measured per slice (README: "What slicing must not distort")
         half = (a["t"] + z["t"]) / 2

@@ -64,7 +64,7 @@ class BenchConfig:
     rewarm_s: float = 2.0  # warm-up of an epoch's fresh processes (its Locusts are logged in)
     shared_starts: bool = True  # one start of the candidates serves every closed-loop scenario
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution
-    probe_normalise: bool = False  # scale slices by the speed probe (see README: kept off)
+    probe_normalise: bool = True  # scale slices by the in-slice tracker (README, "The probe")
     adjust_start_order: bool = True  # throughput put back to the middle start position
     machine_deviation: float = 0.10  # a probe this far from the median flags its slices
     drop_flagged: bool = False  # flagged slices left out of the analysis (kept: README)

@@ -48,6 +48,7 @@ from harness.run.runconfig import (  # noqa: F401  (callers import the config fr
 from harness.run.runtime import Runtime, make_runtime
 from harness.run.schedule import InterleavedDesign
 from harness.run.seed import seed_password_hash
+from harness.run.tracker import SpeedTracker
 from harness.run.trials import TrialsDesign, aggregate, plan_trials  # noqa: F401
 from harness.run.upstream_proc import UpstreamStub
 from harness.scenario import Scenario, select_scenarios
@@ -84,6 +85,7 @@ class Bench(TrialsDesign, InterleavedDesign):
         self.upstream: UpstreamStub | None = None  # the pricing stub, when a scenario needs it
         self.template = ""
         self.probe = SpeedProbe(config.sut_cpus)
+        self.tracker = SpeedTracker(config.sut_cpus)  # its file is set when a run starts
         self.sut_cpu_list = parse_cpus(config.sut_cpus)
         self.interrupt_requested = False
         self.candidates = self._check_design()
@@ -131,6 +133,7 @@ class Bench(TrialsDesign, InterleavedDesign):
                     [c.name for c in self.candidates],
                     {t["spike"]: t for t in self.run["trials"] if t["scenario"] == sc.name},
                     adjust_order=self.config.adjust_start_order,
+                    normalise=self.config.probe_normalise,
                 )
                 if agg["trials"]
             ]
@@ -161,7 +164,9 @@ class Bench(TrialsDesign, InterleavedDesign):
             "spikes": {},
             "scenarios": {s.name: s.to_dict() for s in self.scenarios},
             "design": self.config.design,
-            "estimator": TRIALS_ESTIMATOR if self.config.design == "trials" else slices.ESTIMATOR,
+            "estimator": TRIALS_ESTIMATOR if self.config.design == "trials" else (
+                slices.ESTIMATOR_NORMALISED if self.config.probe_normalise else slices.ESTIMATOR
+            ),
             "candidates": {
                 c.name: {**c.manifest.identity(), "aa_of": c.aa_of} for c in self.candidates
             },
@@ -214,6 +219,7 @@ class Bench(TrialsDesign, InterleavedDesign):
     def _teardown(self) -> None:
         self._record_overhead()
         self.probe.stop()
+        self.tracker.stop()
         if self.upstream is not None:
             self.upstream.stop()
             self.upstream = None

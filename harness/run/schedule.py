@@ -89,6 +89,9 @@ class InterleavedDesign:
 
         cfg = self.config
         self.probe.start()
+        if self.folder is not None:
+            self.tracker.path = self.folder / "raw" / "speed.tsv"
+            self.tracker.start()
         self._t_start = time.monotonic()
         deadline = self._t_budget + cfg.budget_s
         closed = [] if cfg.capacity_only else list(self.scenarios)
@@ -179,4 +182,6 @@ class InterleavedDesign:
         over["probe_cpu_s"] = self.probe.cpu_seconds()
         over["probes"] = len(self.probe.series)
         over["probe_share"] = over["probe_cpu_s"] / wall if wall else None
+        over["tracker_cpu_s"] = self.tracker.cpu_seconds()
+        over["tracker_share"] = over["tracker_cpu_s"] / wall if wall else None
         over["sampler_share"] = over.get("sampler_cpu_s", 0.0) / wall if wall else None
