@@ -68,7 +68,7 @@ def _unpaired_widths(run: dict[str, Any], sc: str, an: dict[str, Any]) -> list[f
 def _raw_unpaired(run: dict[str, Any], sc: str, an: dict[str, Any]) -> float | None:
     """The widest unpaired interval of the raw slices (neither paired nor normalised): what the
     same slices would say without the design, against what the run reports."""
-    spikes = [sp for sp in rd.spike_names(run) if sp in (an.get("estimates") or {})]
+    spikes = [r["spike"] for r in an.get("ranking") or []]
     if len(spikes) < 2:
         return None
     again = sl.analyse(run.get("slices", []), sc, spikes, float(an.get("target") or 0.03))
