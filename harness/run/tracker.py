@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil
 
+from harness.run.procs import stop_group
+
 ITERATIONS = 1_000  # ~0.1 ms of pure-Python work on this project's VM
 PERIOD_S = 0.1
 
@@ -126,11 +128,6 @@ class SpeedTracker:
         if self.proc is None:
             return
         self.cpu_seconds()
-        self.proc.terminate()
-        self.resume()  # a stopped process keeps SIGTERM pending until it runs again
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        self.resume()  # a stopped process would keep SIGTERM pending until it ran again
+        stop_group(self.proc, timeout=5)
         self.proc = None
