@@ -525,9 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("runs", nargs="+", type=Path, help="results/<run-id> folders or run.json")
     from harness import listing
     from harness.decide import compare, documents, precision, report
-    from harness.run import crosscheck, inspect, serve
+    from harness.run import crosscheck, inspect, machine, serve
 
-    for reader in (report, compare, documents, inspect, precision, serve, listing, crosscheck):
+    for reader in (report, compare, documents, inspect, precision, serve, listing, crosscheck,
+                   machine):  # fmt: skip
         reader.add_parser(sub)
     for subparser in sub.choices.values():
         subparser.formatter_class = HelpFormatter

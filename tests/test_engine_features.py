@@ -4,6 +4,7 @@ feature is recorded "not supported" for that scenario instead of being run or fa
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -13,13 +14,24 @@ from harness.results.resultfile import validate
 from tests.test_engine_faults import bench
 
 
-def assert_no_stub_left(before: set[int]) -> None:
-    """The stub is gone (test_engine_faults.assert_nothing_left covers the engine's other
-    processes; it is not used here, as it also counts other test sessions' servers)."""
+def logs_under(pid: int, folder: Path) -> bool:
+    """The process writes its output into `folder`: the stub logs into its run's folder."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/1").startswith(str(folder))
+    except OSError:
+        return False
+
+
+def assert_no_stub_left(before: set[int], run_folder: Path) -> None:
+    """This run's stub is gone (test_engine_faults.assert_nothing_left covers the engine's other
+    processes; it is not used here, as it also counts other test sessions' servers). Only a
+    stub logging into this test's folder counts: a test on another xdist worker may have started
+    its own meanwhile (one did, in a CI run)."""
     time.sleep(0.5)
     left = [
         p.pid for p in psutil.process_iter(["pid", "cmdline"])
         if p.pid not in before and "harness.run.upstream" in " ".join(p.info["cmdline"] or [])
+        and logs_under(p.pid, run_folder)
     ]  # fmt: skip
     assert not left, left
 
@@ -44,7 +56,7 @@ def test_trials_skip_an_unsupported_candidate_and_run_the_stub(
     report = (tmp_path / "r" / "report.md").read_text()
     assert "not supported (needs quote)" in report
     assert "Upstream pricing stub: delay fixed:5" in report
-    assert_no_stub_left(pids_before)
+    assert_no_stub_left(pids_before, tmp_path)
 
 
 def test_interleaved_scenario_nobody_supports_is_skipped(
@@ -60,7 +72,7 @@ def test_interleaved_scenario_nobody_supports_is_skipped(
     assert run["analysis"]["io_bound"]["not_supported"] == ["stub_ok"]
     assert run["trials"] == [] and run["slices"] == []
     assert "not supported (needs quote)" in (tmp_path / "r" / "report.md").read_text()
-    assert_no_stub_left(pids_before)
+    assert_no_stub_left(pids_before, tmp_path)
 
 
 def test_bad_upstream_delay_is_refused_before_anything_starts(tmp_path: Path) -> None:
