@@ -15,6 +15,8 @@ import pytest
 from harness.results import paired, slices
 from harness.run.tracker import SpeedTracker, parse, window_figures
 
+EMPTY = {"tracker_us": None, "tracker_n": 0, "tracker_se": None}
+
 
 def test_a_window_averages_speeds_not_times() -> None:
     # half the window at 100 us, half at 300 us: the mean speed is (1/100 + 1/300) / 2,
@@ -23,7 +25,10 @@ def test_a_window_averages_speeds_not_times() -> None:
     got = window_figures(samples, 10.0, 11.0)
     assert got["tracker_n"] == 10
     assert got["tracker_us"] == pytest.approx(150.0)
-    assert window_figures(samples, 20.0, 21.0) == {"tracker_us": None, "tracker_n": 0}
+    # the reading's standard error in log speed: sd of five ln 100 and five ln 300, / sqrt(10)
+    logs = np.log([100] * 5 + [300] * 5)
+    assert got["tracker_se"] == pytest.approx(np.std(logs, ddof=1) / 10**0.5)
+    assert window_figures(samples, 20.0, 21.0) == EMPTY
     assert window_figures(samples, 10.45, 10.75)["tracker_n"] == 3  # [start, end)
 
 
@@ -59,7 +64,7 @@ def test_without_a_raw_folder_the_tracker_does_nothing() -> None:
     tracker.start()
     tracker.resume()
     assert tracker.proc is None
-    assert tracker.window(0, time.time()) == {"tracker_us": None, "tracker_n": 0}
+    assert tracker.window(0, time.time()) == EMPTY
     tracker.stop()
 
 
@@ -105,3 +110,51 @@ def test_normalisation_leaves_error_rates_alone() -> None:
     medians = {"tracker_us": 50.0, "probe_ms": None}
     assert slices.value(s, "error_rate", medians, True) == 0.02
     assert slices.value(s, "p99_ms", medians, True) == pytest.approx(15.0)
+
+
+def noisy_reading_slices(
+    machine_sd: float, reading_se: float, seed: int = 9
+) -> list[dict[str, Any]]:
+    """Two spikes (true ratio 0.8) whose slices follow the machine's speed; the tracker reads
+    that speed with a known standard error."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in range(1, 401):
+        for name, rate in (("a", 240.0), ("b", 300.0)):
+            speed = math.exp(rng.normal(0, machine_sd))
+            reading = speed * math.exp(rng.normal(0, reading_se))
+            out.append({
+                "scenario": "s", "cycle": c, "spike": name, "valid": True,
+                "machine_deviation": False, "throughput_rps": rate * speed,
+                "tracker_us": 50.0 / reading, "tracker_se": reading_se, "probe_ms": 2.0,
+            })  # fmt: skip
+    return out
+
+
+def test_the_correction_weight_is_the_readings_reliability() -> None:
+    # machine sd 0.12, reading se 0.04: reliability 0.0144 / (0.0144 + 0.0016) = 0.9
+    assert slices.speed_weight(noisy_reading_slices(0.12, 0.04)) == pytest.approx(0.9, abs=0.03)
+    # a quiet machine (sd 0.01) read at ±0.04: the reading is noise, the weight near 0
+    assert slices.speed_weight(noisy_reading_slices(0.01, 0.04)) < 0.15
+    # without se (files from before it) the correction is whole
+    rows = noisy_reading_slices(0.01, 0.04)
+    for r in rows:
+        del r["tracker_se"]
+    assert slices.speed_weight(rows) == 1.0
+
+
+def test_on_a_quiet_machine_the_weighted_correction_adds_no_noise() -> None:
+    def spread(rows: list[dict[str, Any]], weight: float | None) -> float:
+        medians = {"tracker_us": slices.median_probe(rows, "tracker_us"), "probe_ms": 2.0}
+        logs = {}
+        for r in rows:
+            w = slices.speed_weight(rows) if weight is None else weight
+            logs.setdefault(r["cycle"], {})[r["spike"]] = math.log(
+                slices.value(r, "throughput_rps", medians, True, w)
+            )
+        return float(np.std([c["a"] - c["b"] for c in logs.values()]))
+
+    quiet = noisy_reading_slices(0.01, 0.04)
+    assert spread(quiet, None) < 0.6 * spread(quiet, 1.0)  # the whole correction adds noise
+    noisy = noisy_reading_slices(0.12, 0.04)
+    assert spread(noisy, None) < 0.6 * spread(noisy, 0.0)  # and the weighted one still removes it

@@ -100,6 +100,7 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
         "resolution_normalised": norm.get("resolution_normalised"),
         "raw_unpaired": _raw_unpaired(run, sc, an) if norm.get("used") else None,
         "tracker_cv": cv([s["tracker_us"] for s in mine if s.get("tracker_us")]),
+        "speed_weight": an.get("speed_weight"),
         "cycles": an.get("cycles"),
         "epochs": an.get("epochs") or 1,
         "restart_s": _median(an.get("restart_seconds") or []),
@@ -228,6 +229,8 @@ def render(runs: list[dict[str, Any]]) -> str:
                 )
                 if f["tracker_cv"] is not None:
                     line += f"; in-slice tracker CV {f['tracker_cv']:.1%}"
+                if f["speed_weight"] is not None:
+                    line += f", correction weight {f['speed_weight']:.2f}"
                 if f["raw_unpaired"] and f["resolution"]:
                     line += (
                         f"; {f['raw_unpaired'] / f['resolution']:.1f}× narrower than the raw "

@@ -72,17 +72,42 @@ def usable(s: dict[str, Any]) -> bool:
 SPEED_READINGS = ("tracker_us", "probe_ms")
 
 
-def value(s: dict[str, Any], metric: str, medians: dict[str, float | None], normalise: bool) -> Any:
+def value(
+    s: dict[str, Any],
+    metric: str,
+    medians: dict[str, float | None],
+    normalise: bool,
+    weight: float = 1.0,
+) -> Any:
     """A slice's metric; normalised by the machine's speed: a slice taken while the machine ran
-    10 % slow has its throughput scaled up 10 % (and its per-request costs scaled down)."""
+    10 % slow has its throughput scaled up 10 % (and its per-request costs scaled down), times
+    `weight` in log terms (speed_weight: how much of the reading is the machine, not noise)."""
     v = s.get(metric)
     if v is None or not normalise or metric == "error_rate":
         return v
     for field in SPEED_READINGS:
         if s.get(field) and medians.get(field):
-            factor = s[field] / medians[field]  # type: ignore[operator]
+            w = weight if field == "tracker_us" else 1.0
+            factor = (s[field] / medians[field]) ** w  # type: ignore[operator]
             return v * factor if metric == "throughput_rps" else v / factor
     return v
+
+
+def speed_weight(slices: Sequence[dict[str, Any]]) -> float:
+    """How much of the tracker's slice-to-slice variation is the machine: its reliability,
+    1 - mean(se²) / var(log reading), in [0, 1]. A noisy reading of a true speed s has the
+    best linear predictor reliability × reading (errors in variables), so the correction is
+    raised to this power: ~0.9 on a host whose speed moves 10-15 % between slices, towards 0
+    on a quiet one, where the reading (±3-4 % per 2-s slice here) is mostly its own noise and
+    a full correction would widen the intervals. 1 where slices carry no se (files before it)."""
+    rows = [s for s in slices if usable(s) and s.get("tracker_us")]
+    ses = [s["tracker_se"] for s in rows if s.get("tracker_se") is not None]
+    if len(rows) < 3 or len(ses) < len(rows):
+        return 1.0
+    var = statistics.variance(math.log(s["tracker_us"]) for s in rows)
+    if var <= 0:
+        return 0.0
+    return min(max(1.0 - statistics.fmean(se * se for se in ses) / var, 0.0), 1.0)
 
 
 def closed_slices(slices: Sequence[dict[str, Any]], scenario: str) -> list[dict[str, Any]]:
@@ -103,12 +128,13 @@ def cycle_table(
     mine = closed_slices(slices, scenario)
     cycles = sorted({s["cycle"] for s in mine})
     med = {field: median_probe(mine, field) for field in SPEED_READINGS}
+    weight = speed_weight(mine) if normalise else 1.0
     table: dict[str, list[float | None]] = {sp: [None] * len(cycles) for sp in spikes}
     index = {c: i for i, c in enumerate(cycles)}
     centre = startorder.centres(start_orders(slices, scenario)) if order else {}
     for s in mine:
         if s["spike"] in table and usable(s):
-            v = value(s, metric, med, normalise)
+            v = value(s, metric, med, normalise, weight)
             if order is not None and metric == "throughput_rps" and v is not None:
                 epoch = int(s.get("epoch") or 1)
                 v *= startorder.factor(order, s.get("start_order"), centre.get(epoch))
@@ -205,6 +231,7 @@ def analyse(
         "epochs": len(set(epochs)),
         "target": target,
         "normalised_by_probe": normalise,
+        "speed_weight": speed_weight(closed_slices(slices, scenario)) if normalise else None,
         "best": None,
         "ratios_to_best": {},
         "pairs": [],

@@ -18,8 +18,10 @@ there needs a reading.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import signal
+import statistics
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -49,11 +51,19 @@ while True:
 
 def window_figures(samples: list[tuple[float, float]], start: float, end: float) -> dict[str, Any]:
     """The tracker's reading over [start, end): the workload's time at the window's average
-    speed, 1 / mean(1 / us). Throughput follows speed, so speeds are what get averaged."""
+    speed, 1 / mean(1 / us) (throughput follows speed, so speeds are what get averaged), and
+    the reading's own standard error in log speed, sd / sqrt(n): on a quiet host the reading
+    is mostly that noise, and the analysis weighs the correction down by it (results/slices)."""
     inside = [us for t, us in samples if start <= t < end and us > 0]
     if not inside:
-        return {"tracker_us": None, "tracker_n": 0}
-    return {"tracker_us": len(inside) / sum(1 / us for us in inside), "tracker_n": len(inside)}
+        return {"tracker_us": None, "tracker_n": 0, "tracker_se": None}
+    logs = [math.log(us) for us in inside]
+    se = statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else None
+    return {
+        "tracker_us": len(inside) / sum(1 / us for us in inside),
+        "tracker_n": len(inside),
+        "tracker_se": se,
+    }
 
 
 def parse(text: str) -> list[tuple[float, float]]:
