@@ -58,6 +58,11 @@ def _unpaired_widths(run: dict[str, Any], sc: str, an: dict[str, Any]) -> list[f
             normalise=bool(an.get("normalised_by_probe")),
         )  # fmt: skip
         ratios = {sp: r for sp, r in (again.get("ratios_to_best") or {}).items() if sp in ratios}
+    return _stored_unpaired(ratios)
+
+
+def _stored_unpaired(ratios: dict[str, Any]) -> list[float]:
+    """The unpaired half-widths an analysis stored beside its paired ones."""
     return [
         u["half_width"]
         for r in ratios.values()
@@ -72,7 +77,7 @@ def _raw_unpaired(run: dict[str, Any], sc: str, an: dict[str, Any]) -> float | N
     if len(spikes) < 2:
         return None
     again = sl.analyse(run.get("slices", []), sc, spikes, float(an.get("target") or 0.03))
-    return max(_unpaired_widths({**run, "schema_version": 8}, sc, again), default=None)
+    return max(_stored_unpaired(again.get("ratios_to_best") or {}), default=None)
 
 
 def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
