@@ -8,8 +8,8 @@ Three measurements, each a few seconds to a minute, on the SUT CPU:
   cycle of slices is noise that pairing cannot cancel (README, "The probe").
 - **CPU time vs wall time**: whether the slowdown is visible to `thread_time()` (the vCPU runs
   slower) or not (it is descheduled); the in-slice tracker relies on the first.
-- **tracker fidelity**: a busy process counting fixed work units per 2-s slice with the tracker
-  (harness/run/tracker.py, same work and period) beside it on the same CPU: how much of the
+- **tracker fidelity**: a busy process counting fixed work units per 2-s slice with the bench's
+  own tracker (harness/run/tracker.py) beside it on the same CPU: how much of the
   busy process's slice-to-slice variance the tracker's reading explains.
 """
 
@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from harness.run.tracker import ITERATIONS, PERIOD_S
+from harness.run.tracker import ITERATIONS, SpeedTracker
 
 BLOCKS_S = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -94,44 +96,30 @@ def _busy(q: mp.Queue, t0: float, seconds: float, cpu: int | None) -> None:  # t
     q.put(counts)
 
 
-def _tracker(q: mp.Queue, t0: float, seconds: float, cpu: int | None) -> None:  # type: ignore[type-arg]
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-    out = []
-    while (now := time.time()) - t0 < seconds:
-        if now >= t0:
-            c = time.thread_time()
-            _work(ITERATIONS)
-            out.append((now - t0, time.thread_time() - c))
-        time.sleep(PERIOD_S)
-    q.put(out)
-
-
 def fidelity(seconds: float, cpu: int | None) -> tuple[float, float, float] | None:
     """(raw sd, normalised sd, correlation) of a busy process's log throughput per 2-s slice,
-    normalised by the tracker beside it; None with fewer than 3 slices."""
+    normalised by the bench's own tracker (SpeedTracker) beside it; None with fewer than 3
+    slices."""
     ctx = mp.get_context("spawn")
-    qa, qb = ctx.Queue(), ctx.Queue()
-    t0 = time.time() + 1.0  # both children running before the first slice
-    a = ctx.Process(target=_busy, args=(qa, t0, seconds, cpu))
-    b = ctx.Process(target=_tracker, args=(qb, t0, seconds, cpu))
-    a.start()
-    b.start()
-    counts, samples = qa.get(), qb.get()
-    a.join()
-    b.join()
+    q = ctx.Queue()
     n = int(seconds // 2.0)
-    thr = np.array([counts.get(k, 0) for k in range(n)], float)
-    speed_sum, seen = np.zeros(n), np.zeros(n)
-    for t, d in samples:
-        k = int(t // 2.0)
-        if k < n and d > 0:
-            speed_sum[k] += 1 / d
-            seen[k] += 1
-    ok = (thr > 0) & (seen > 0)
-    if ok.sum() < 3:
+    with tempfile.TemporaryDirectory() as tmp:
+        tracker = SpeedTracker(None if cpu is None else str(cpu), Path(tmp) / "speed.tsv")
+        tracker.start()
+        tracker.resume()
+        t0 = time.time() + 1.0  # both children running before the first slice
+        busy = ctx.Process(target=_busy, args=(q, t0, seconds, cpu))
+        busy.start()
+        counts = q.get()
+        busy.join()
+        readings = [tracker.window(t0 + 2.0 * k, t0 + 2.0 * (k + 1)) for k in range(n)]
+        tracker.stop()
+    pairs = [(counts.get(k, 0), r["tracker_us"]) for k, r in enumerate(readings)]
+    pairs = [(c, us) for c, us in pairs if c > 0 and us]
+    if len(pairs) < 3:
         return None
-    lt, ls = np.log(thr[ok]), np.log(speed_sum[ok] / seen[ok])
+    lt = np.log([c for c, _ in pairs])
+    ls = np.log([1 / us for _, us in pairs])
     return float(np.std(lt)), float(np.std(lt - ls)), float(np.corrcoef(lt, ls)[0, 1])
 
 
