@@ -36,8 +36,11 @@ RATES = {"read_heavy": {"flask": 300.0, "fastapi": 300.0}, "auth_storm": {"flask
          "fastapi": 30.0}}  # fmt: skip
 
 
-def interleaved_run(rates: dict[str, dict[str, float]], seed: int = 1) -> dict[str, Any]:
-    """The committed small run re-shaped as an interleaved run over synthetic slices."""
+def interleaved_run(
+    rates: dict[str, dict[str, float]], seed: int = 1, noise: float = 0.01
+) -> dict[str, Any]:
+    """The committed small run re-shaped as an interleaved run over synthetic slices; `noise`:
+    each slice's own log-sd, beside the machine's drift that every candidate of a cycle shares."""
     run = load_data()
     rng = np.random.default_rng(seed)
     run.update(schema_version=2, design="interleaved", estimator=slices.ESTIMATOR,
@@ -52,7 +55,7 @@ def interleaved_run(rates: dict[str, dict[str, float]], seed: int = 1) -> dict[s
         for c in range(1, 21):
             speed *= math.exp(rng.normal(0, 0.08))
             for spike, rate in per.items():
-                thr = rate * speed * math.exp(rng.normal(0, 0.01))
+                thr = rate * speed * math.exp(rng.normal(0, noise))
                 out.append({
                     "scenario": sc, "cycle": c, "spike": spike, "start": 1e9 + c, "end": 1e9 + c,
                     "seconds": 3.0, "requests": int(thr * 3), "failures": 0, "error_rate": 0.0,
@@ -157,6 +160,30 @@ def test_precision_report_and_rank_agreement(tmp_path: Path) -> None:
     assert "resolution ±" in text and "pairing" in text and "Rank agreement over 2 runs" in text
     (tmp_path / "run.json").write_text(json.dumps(a))
     assert load_run(tmp_path)["design"] == "interleaved"
+
+
+def test_a_run_short_of_its_target_says_what_budget_would_reach_it() -> None:
+    from harness.results import paired, projection
+
+    quiet = interleaved_run(RATES)
+    assert projection.run_need(quiet)["scenarios"]["read_heavy"].needed <= 20  # it met ±3 %
+    assert "would take" not in render([quiet])
+    noisy = interleaved_run(RATES, 4, noise=0.15)  # 20 one-start cycles, ~±7 % per ratio
+    need = projection.run_need(noisy)
+    read = need["scenarios"]["read_heavy"]
+    an = noisy["analysis"]["read_heavy"]
+    widest = max((r["paired"] for r in an["ratios_to_best"].values()),
+                 key=lambda p: p["half_width"])  # fmt: skip
+    iv = paired.Interval(widest["estimate"], widest["lo"], widest["hi"], widest["n"])
+    assert read.unit == "cycles" and read.replicates == 20
+    assert read.needed == paired.replicates_needed(iv, 20, 0.03) > 20
+    # the slices span 19 s over 20 cycles; the two scenarios' times add (no shared starts)
+    assert read.seconds_per_replicate == pytest.approx(19 / 20)
+    assert need["minutes"] == pytest.approx(sum(n.minutes for n in need["scenarios"].values()))
+    text = render([noisy])
+    assert f"±3% would take ≈{read.needed} cycles" in text and "this run had 20" in text
+    md = render_md(build(noisy, charts=[]))
+    assert "in every scenario would take about" in md and "a forecast" in md
 
 
 def with_capacity(run: dict[str, Any]) -> dict[str, Any]:

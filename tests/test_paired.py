@@ -355,3 +355,18 @@ def test_a_host_switching_between_two_speeds_keeps_the_slices_of_one_of_them() -
     slices.flag_machine(rows, 0.10, drop=True)
     assert [r["machine_deviation"] for r in rows] == [i % 2 == 0 for i in range(10)]
     assert sum(slices.usable(r) for r in rows) == 5
+
+
+def test_replicates_needed_reads_the_spread_back_from_the_interval() -> None:
+    """Ten starts whose mean log-ratios have sd 0.1 exactly: ±3 % needs the smallest m with
+    t(0.975, m − 1) · 0.1 / √m ≤ log 1.03, which is 47 (t(46) = 2.013: 0.02936 ≤ 0.02956, while
+    m = 46 gives 0.02970). The interval goes through combine_epochs, as a run's does."""
+    z = np.array([-1.5, -1.0, -0.6, -0.3, -0.1, 0.1, 0.3, 0.6, 1.0, 1.5])
+    means = 0.02 + 0.1 * (z - z.mean()) / z.std(ddof=1)
+    groups = [np.array([m - 0.05, m + 0.05]) for m in means]  # two cycles per start
+    iv = paired.combine_epochs(groups)
+    assert paired.replicates_needed(iv, 10, 0.03) == 47
+    # a target it already meets needs no more than it has; one it cannot read says so
+    assert paired.replicates_needed(iv, 10, 0.5) <= 10
+    assert paired.replicates_needed(paired.Interval(1.0, 1.0, 1.0, 10), 10, 0.03) is None
+    assert paired.replicates_needed(iv, 1, 0.03) is None

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.results import projection
 from harness.results import rundata as rd
 from harness.results import slices as sl
 from harness.results.paired import cv
@@ -169,6 +170,19 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"±{v:.1%}"
 
 
+def _need_text(need: projection.Need) -> str:
+    pace = (
+        f" (≈{need.minutes:.0f} min at this run's pace, {need.seconds_per_replicate:.0f} s per "
+        f"{need.unit[:-1]})"
+        if need.minutes is not None
+        else ""
+    )
+    return (
+        f"at this spread, ±3% would take ≈{need.needed} {need.unit}{pace}; "
+        f"this run had {need.replicates}"
+    )
+
+
 def render(runs: list[dict[str, Any]]) -> str:
     t = TARGETS
     out = ["# spikebench precision", ""]
@@ -205,6 +219,7 @@ def render(runs: list[dict[str, Any]]) -> str:
             "- " + " + ".join(f"{name} {v:.2%}" for name, v in shown)
             + f" of a core = {share:.2%}: {ok} the < 1% target"
         )
+        needs = projection.run_need(run, t["resolution"])
         for sc in rd.scenario_names(run):
             f = scenario_figures(run, sc)
             quiet = f["probe_cv"] is not None and f["probe_cv"] <= t["probe_cv_quiet"]
@@ -242,6 +257,9 @@ def render(runs: list[dict[str, Any]]) -> str:
                         f"slices treated unpaired ({_pct(f['raw_unpaired'])})"
                     )
                 out.append(line)
+            need = needs["scenarios"].get(sc)
+            if need and need.needed > need.replicates:
+                out.append("  - " + _need_text(need))
             if f["aa"]:
                 aa = f["aa"]
                 inside = aa["lo"] <= 1 <= aa["hi"]
@@ -265,6 +283,15 @@ def render(runs: list[dict[str, Any]]) -> str:
             out.append(
                 "  - ranks: "
                 + ", ".join(f"{s} {r}{'≈' if tie else ''}" for s, r, tie in f["ranking"])
+            )
+        if needs["minutes"] is not None and any(
+            n.needed > n.replicates for n in needs["scenarios"].values()
+        ):
+            most = max(needs["scenarios"].values(), key=lambda n: n.minutes or 0)
+            out.append(
+                f"- ±3% in every scenario, at this run's spread, would take ≈{most.needed} "
+                f"{most.unit}, ≈{needs['minutes']:.0f} min of interleaved measurement "
+                f"({most.scenario} decides; this run had {most.replicates})"
             )
         out.append("")
     plain = [r for r in runs if not any(c.get("aa_of") for c in rd.candidates_meta(r).values())]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.decide.document import Block, Heading, Para, Table, num
+from harness.results import projection, slices
 from harness.results import rundata as rd
-from harness.results import slices
 
 
 def _order(effect: dict[str, Any] | None) -> str:
@@ -15,6 +15,22 @@ def _order(effect: dict[str, Any] | None) -> str:
     se = f" ± {effect['se']:.1%}" if effect.get("se") is not None else ""
     kept = "" if effect.get("adjusted") else " (as measured)"
     return f"{effect['per_position']:+.1%}{se}{kept}"
+
+
+def _need_sentence(run: dict[str, Any]) -> str:
+    """What budget the target would have needed at this run's spread (results/projection)."""
+    need = projection.run_need(run)
+    short = [n for n in need["scenarios"].values() if n.needed > n.replicates]
+    if need["minutes"] is None or not short:
+        return ""
+    most = max(need["scenarios"].values(), key=lambda n: n.minutes or 0)
+    target = rd.analysis(run, most.scenario).get("target") or 0.03
+    return (
+        f" At this run's spread, ±{target:.0%} in every scenario would take about "
+        f"{most.needed} {most.unit} ({most.scenario} decides; this run had {most.replicates}), "
+        f"≈{need['minutes']:.0f} min of interleaved measurement: a forecast, since the spread "
+        "changes with the hour."
+    )
 
 
 def precision(run: dict[str, Any]) -> list[Block]:
@@ -85,6 +101,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
                 else "."
             )
         )
+    text += _need_sentence(run)
     return [
         Heading(2, "Precision"),
         Para(

@@ -246,6 +246,26 @@ def resolution_reached(ratios_to_best: Sequence[Interval | None], target: float)
     )
 
 
+def replicates_needed(interval: Interval, replicates: int, target: float) -> int | None:
+    """How many replicates (process starts; cycles in a one-start run) an interval of this spread
+    would need to reach ±target: the spread of one replicate is read back from the t interval
+    (log half-width × √k over the t quantile) and held fixed, so it is a forecast at this run's
+    noise, not a promise. None for an interval without spread or fewer than two replicates."""
+    if replicates < 2 or interval.lo <= 0 or interval.estimate <= 0 or target <= 0:
+        return None
+    h = max(math.log(interval.hi / interval.estimate), math.log(interval.estimate / interval.lo))
+    if h <= 0:
+        return None
+    q = float(sps.t.ppf(0.5 + CONFIDENCE / 2, replicates - 1))
+    sd = h * math.sqrt(replicates) / q
+    goal = math.log1p(target)
+    # t > z, so the normal-quantile count is a lower bound; the t condition is monotone in m
+    m = max(2, math.ceil((float(sps.norm.ppf(0.5 + CONFIDENCE / 2)) * sd / goal) ** 2))
+    while float(sps.t.ppf(0.5 + CONFIDENCE / 2, m - 1)) * sd / math.sqrt(m) > goal:
+        m += 1
+    return m
+
+
 def cv(values: Sequence[float]) -> float | None:
     arr = _clean(values)
     if arr.size < 2 or not arr.mean():
