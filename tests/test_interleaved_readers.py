@@ -293,3 +293,18 @@ def test_every_committed_example_still_reads_in_report_compare_and_score(
     assert "Resolution" in md.read_text() and html.exists()
     assert compare_runs(run, run)
     assert score_run(run, load_criteria())
+
+
+def test_precision_takes_the_targets_condition_from_the_closed_loop() -> None:
+    """Capacity steps come later and may meet another host: their probe readings must not decide
+    whether the closed loop's ±3 % target applied (m11-1 read_heavy: 0.5 % closed, 9.9 % with)."""
+    from harness.decide.precision import scenario_figures
+    from harness.results.paired import cv
+
+    run = with_capacity(interleaved_run({"read_heavy": {"flask": 280.0, "fastapi": 300.0}}))
+    for i, s in enumerate(x for x in run["slices"] if x.get("phase")):
+        s["probe_ms"], s["machine_deviation"] = (1.0, True) if i % 2 else (3.0, True)
+    closed = slices.closed_slices(run["slices"], "read_heavy")
+    f = scenario_figures(run, "read_heavy")
+    assert f["probe_cv"] == pytest.approx(cv([s["probe_ms"] for s in closed]))
+    assert f["slices"] == len(closed) == 40 and f["flagged"] == 0

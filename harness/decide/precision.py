@@ -87,7 +87,10 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
     paired = [r["paired"]["half_width"] for r in ratios if r.get("paired")]
     unpaired = _unpaired_widths(run, sc, an)
     mine = [s for s in run.get("slices", []) if s["scenario"] == sc]
-    probes = [s["probe_ms"] for s in mine if s.get("probe_ms")]
+    # the target's condition and the flags belong to the slices the resolution comes from: the
+    # closed loop, not the capacity steps measured later (m11-1 read_heavy: 0.5 % vs 9.9 %)
+    closed = sl.closed_slices(run.get("slices", []), sc)
+    probes = [s["probe_ms"] for s in closed if s.get("probe_ms")]
     halves = [
         s["first_half_rps"] / s["second_half_rps"]
         for s in mine
@@ -105,7 +108,7 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
         "resolution_raw": norm.get("resolution_raw"),
         "resolution_normalised": norm.get("resolution_normalised"),
         "raw_unpaired": _raw_unpaired(run, sc, an) if norm.get("used") else None,
-        "tracker_cv": cv([s["tracker_us"] for s in mine if s.get("tracker_us")]),
+        "tracker_cv": cv([s["tracker_us"] for s in closed if s.get("tracker_us")]),
         "speed_weight": an.get("speed_weight"),
         "cycles": an.get("cycles"),
         "epochs": an.get("epochs") or 1,
@@ -116,9 +119,9 @@ def scenario_figures(run: dict[str, Any], sc: str) -> dict[str, Any]:
         "unpaired": max(unpaired, default=None),
         "gain": (max(unpaired) / max(paired)) if paired and unpaired and max(paired) else None,
         "probe_cv": cv(probes),
-        "flagged": sum(bool(s.get("machine_deviation")) for s in mine),
-        "left_out": sum(sl.left_out(s) for s in mine),
-        "slices": len(mine),
+        "flagged": sum(bool(s.get("machine_deviation")) for s in closed),
+        "left_out": sum(sl.left_out(s) for s in closed),
+        "slices": len(closed),
         "aa": aa,
         "first_vs_second_half": _median(halves),
         "lead_in_vs_slice": _median(lead),
@@ -259,7 +262,10 @@ def render(runs: list[dict[str, Any]]) -> str:
                 out.append(line)
             need = needs["scenarios"].get(sc)
             if need and need.needed > need.replicates:
-                out.append("  - " + _need_text(need))
+                cap = int((run.get("config") or {}).get("max_epochs") or 0)
+                over = f" (above --max-epochs {cap})" if need.unit == "starts" and 1 < cap < (
+                    need.needed) else ""  # fmt: skip
+                out.append("  - " + _need_text(need) + over)
             if f["aa"]:
                 aa = f["aa"]
                 inside = aa["lo"] <= 1 <= aa["hi"]
