@@ -434,6 +434,7 @@ def print_summary(console: Console, run: dict[str, Any]) -> None:
     """The run's figures with the same estimate, interval and ranks as report.md."""
     from harness.decide.report import vs_best
     from harness.results import rundata as rd
+    from harness.results.projection import forecast_text
 
     interleaved = rd.design(run) == "interleaved"
     table = Table(title=f"spikebench run {run['run_id']}: {rd.estimator(run)}")
@@ -482,6 +483,8 @@ def print_summary(console: Console, run: dict[str, Any]) -> None:
             table.add_row(*row)
     console.print(table)
     console.print(rd.resolution_text(run), markup=False)
+    if forecast := forecast_text(run):
+        console.print(forecast, markup=False)
 
 
 def cmd_setup(args: argparse.Namespace) -> int:

@@ -182,8 +182,12 @@ def test_a_run_short_of_its_target_says_what_budget_would_reach_it() -> None:
     assert need["minutes"] == pytest.approx(sum(n.minutes for n in need["scenarios"].values()))
     text = render([noisy])
     assert f"±3% would take ≈{read.needed} cycles" in text and "this run had 20" in text
+    assert "- At this run's spread, ±3% in every scenario would take about" in text
     md = render_md(build(noisy, charts=[]))
     assert "in every scenario would take about" in md and "a forecast" in md
+    buf = io.StringIO()
+    print_summary(Console(file=buf, width=200), noisy)  # the terminal says it too
+    assert f"would take about {read.needed} cycles" in buf.getvalue().replace("\n", " ")
 
 
 def with_capacity(run: dict[str, Any]) -> dict[str, Any]:

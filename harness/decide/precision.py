@@ -290,15 +290,8 @@ def render(runs: list[dict[str, Any]]) -> str:
                 "  - ranks: "
                 + ", ".join(f"{s} {r}{'≈' if tie else ''}" for s, r, tie in f["ranking"])
             )
-        if needs["minutes"] is not None and any(
-            n.needed > n.replicates for n in needs["scenarios"].values()
-        ):
-            most = max(needs["scenarios"].values(), key=lambda n: n.minutes or 0)
-            out.append(
-                f"- ±3% in every scenario, at this run's spread, would take ≈{most.needed} "
-                f"{most.unit}, ≈{needs['minutes']:.0f} min of interleaved measurement "
-                f"({most.scenario} decides; this run had {most.replicates})"
-            )
+        if forecast := projection.forecast_text(run):
+            out.append(f"- {forecast}")
         out.append("")
     plain = [r for r in runs if not any(c.get("aa_of") for c in rd.candidates_meta(r).values())]
     if len(plain) > 1:

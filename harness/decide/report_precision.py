@@ -17,22 +17,6 @@ def _order(effect: dict[str, Any] | None) -> str:
     return f"{effect['per_position']:+.1%}{se}{kept}"
 
 
-def _need_sentence(run: dict[str, Any]) -> str:
-    """What budget the target would have needed at this run's spread (results/projection)."""
-    need = projection.run_need(run)
-    short = [n for n in need["scenarios"].values() if n.needed > n.replicates]
-    if need["minutes"] is None or not short:
-        return ""
-    most = max(need["scenarios"].values(), key=lambda n: n.minutes or 0)
-    target = rd.analysis(run, most.scenario).get("target") or 0.03
-    return (
-        f" At this run's spread, ±{target:.0%} in every scenario would take about "
-        f"{most.needed} {most.unit} ({most.scenario} decides; this run had {most.replicates}), "
-        f"≈{need['minutes']:.0f} min of interleaved measurement: a forecast, since the spread "
-        "changes with the hour."
-    )
-
-
 def precision(run: dict[str, Any]) -> list[Block]:
     """How the interleaved design did on this machine: pairing, the probe, the harness's cost."""
     if rd.design(run) != "interleaved":
@@ -101,7 +85,7 @@ def precision(run: dict[str, Any]) -> list[Block]:
                 else "."
             )
         )
-    text += _need_sentence(run)
+    text += (" " + forecast) if (forecast := projection.forecast_text(run)) else ""
     return [
         Heading(2, "Precision"),
         Para(

@@ -84,3 +84,21 @@ def run_need(run: dict[str, Any], target: float | None = None) -> dict[str, Any]
     shared = any(rd.analysis(run, sc).get("shared_starts") for sc in found)
     total = (max(minutes) if shared else sum(minutes)) if minutes else None
     return {"scenarios": found, "minutes": total, "target": target}
+
+
+def forecast_text(run: dict[str, Any]) -> str:
+    """One sentence for the terminal and the report: what the target would have needed at this
+    run's spread; empty when every scenario met it or the run cannot say."""
+    need = run_need(run)
+    if need["minutes"] is None or not any(
+        n.needed > n.replicates for n in need["scenarios"].values()
+    ):
+        return ""
+    most = max(need["scenarios"].values(), key=lambda n: n.minutes or 0)
+    target = float(rd.analysis(run, most.scenario).get("target") or 0.03)
+    return (
+        f"At this run's spread, ±{target:.0%} in every scenario would take about "
+        f"{most.needed} {most.unit} ({most.scenario} decides; this run had {most.replicates}), "
+        f"≈{need['minutes']:.0f} min of interleaved measurement: a forecast, since the spread "
+        "changes with the hour."
+    )
