@@ -97,7 +97,7 @@ def forecast_text(run: dict[str, Any]) -> str:
     most = max(need["scenarios"].values(), key=lambda n: n.minutes or 0)
     target = float(rd.analysis(run, most.scenario).get("target") or 0.03)
     return (
-        f"At this run's spread, ±{target:.0%} in every scenario would take about "
+        f"At this run's spread, ±{target * 100:g}% in every scenario would take about "
         f"{most.needed} {most.unit} ({most.scenario} decides; this run had {most.replicates}), "
         f"≈{need['minutes']:.0f} min of interleaved measurement: a forecast, since the spread "
         "changes with the hour."
