@@ -173,16 +173,21 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"±{v:.1%}"
 
 
-def _need_text(need: projection.Need) -> str:
+def _need_text(need: projection.Need, max_epochs: int) -> str:
     pace = (
         f" (≈{need.minutes:.0f} min at this run's pace, {need.seconds_per_replicate:.0f} s per "
         f"{need.unit[:-1]})"
         if need.minutes is not None
         else ""
     )
+    over = (
+        f" (above --max-epochs {max_epochs})"
+        if need.unit == "starts" and 1 < max_epochs < need.needed
+        else ""
+    )
     return (
         f"at this spread, ±3% would take ≈{need.needed} {need.unit}{pace}; "
-        f"this run had {need.replicates}"
+        f"this run had {need.replicates}{over}"
     )
 
 
@@ -263,9 +268,7 @@ def render(runs: list[dict[str, Any]]) -> str:
             need = needs["scenarios"].get(sc)
             if need and need.needed > need.replicates:
                 cap = int((run.get("config") or {}).get("max_epochs") or 0)
-                over = f" (above --max-epochs {cap})" if need.unit == "starts" and 1 < cap < (
-                    need.needed) else ""  # fmt: skip
-                out.append("  - " + _need_text(need) + over)
+                out.append("  - " + _need_text(need, cap))
             if f["aa"]:
                 aa = f["aa"]
                 inside = aa["lo"] <= 1 <= aa["hi"]
@@ -290,7 +293,7 @@ def render(runs: list[dict[str, Any]]) -> str:
                 "  - ranks: "
                 + ", ".join(f"{s} {r}{'≈' if tie else ''}" for s, r, tie in f["ranking"])
             )
-        if forecast := projection.forecast_text(run):
+        if forecast := projection.forecast_text(run, needs):
             out.append(f"- {forecast}")
         out.append("")
     plain = [r for r in runs if not any(c.get("aa_of") for c in rd.candidates_meta(r).values())]

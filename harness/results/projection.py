@@ -86,16 +86,17 @@ def run_need(run: dict[str, Any], target: float | None = None) -> dict[str, Any]
     return {"scenarios": found, "minutes": total, "target": target}
 
 
-def forecast_text(run: dict[str, Any]) -> str:
+def forecast_text(run: dict[str, Any], need: dict[str, Any] | None = None) -> str:
     """One sentence for the terminal and the report: what the target would have needed at this
-    run's spread; empty when every scenario met it or the run cannot say."""
-    need = run_need(run)
+    run's spread; empty when every scenario met it or the run cannot say. `need`: the run's
+    `run_need`, where the caller has it already."""
+    need = need if need is not None else run_need(run)
     if need["minutes"] is None or not any(
         n.needed > n.replicates for n in need["scenarios"].values()
     ):
         return ""
     most = max(need["scenarios"].values(), key=lambda n: n.minutes or 0)
-    target = float(rd.analysis(run, most.scenario).get("target") or 0.03)
+    target = need["target"] or float(rd.analysis(run, most.scenario).get("target") or 0.03)
     return (
         f"At this run's spread, ±{target * 100:g}% in every scenario would take about "
         f"{most.needed} {most.unit} ({most.scenario} decides; this run had {most.replicates}), "
