@@ -146,15 +146,19 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
         "run's resolution; alone, SPIKE and its twin are the only candidates (default: none)",
     )
     p.add_argument("--slice", type=float, dest="slice_s", help="interleaved: measured seconds "
-                   "per slice (default 2; --quick 1.5)")  # fmt: skip
+                   "per slice, every scenario's (default: the scenario file's [slicing]: 0.5 "
+                   "for read_heavy, crud_mix and write_heavy, 2 for auth_storm; --quick "
+                   "1.5)")  # fmt: skip
     p.add_argument("--lead-in", type=float, dest="lead_in_s", help="interleaved: seconds "
-                   "discarded at the start of each slice (default 0.5; --quick 0.3)")  # fmt: skip
+                   "discarded at the start of each slice, every scenario's (default: the "
+                   "scenario file's: 0.2 before 0.5-s slices, 0.5 before 2-s ones; --quick "
+                   "0.3)")  # fmt: skip
     p.add_argument("--step", type=float, dest="step_s", help="capacity: measured seconds of one "
                    "search or equal-load step (default 4; --quick 2)")  # fmt: skip
-    p.add_argument("--min-cycles", type=int, help="interleaved: cycles (one per start by "
-                   "default) before the resolution may stop a scenario (default 10: stopping at "
-                   "the first ±3 %% after 3 held the truth in 87-91 %% of synthetic runs, after "
-                   "10 in 94-95 %%; --quick 3)")  # fmt: skip
+    p.add_argument("--min-cycles", type=int, help="interleaved: replicates (starts; a "
+                   "run of one start: its cycles) before the resolution may stop a scenario "
+                   "(default 10: stopping at the first ±3 %% after 3 held the truth in 87-91 %% "
+                   "of synthetic runs, after 10 in 94-95 %%; --quick 3)")  # fmt: skip
     p.add_argument("--epochs", type=int, help="interleaved: the fewest times each scenario "
                    "starts every candidate afresh, the start order reversed each time; more "
                    "follow while the resolution is not reached (default 3: the interval is t "
@@ -163,8 +167,8 @@ def add_bench_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-epochs", type=int, help="interleaved: the most starts per scenario "
                    "(default 30; --quick 1)")  # fmt: skip
     p.add_argument("--epoch-cycles", type=int, help="interleaved: each scenario's cycles per "
-                   "epoch when another start may follow (default 1: a start is the "
-                   "replicate)")  # fmt: skip
+                   "epoch when another start may follow (default: the scenario file's; 4 of 0.5 s, "
+                   "1 of 2 s: a start is the replicate, its cycles averaged)")  # fmt: skip
     p.add_argument("--rewarm", type=float, dest="rewarm_s", help="interleaved: warm-up seconds of "
                    "an epoch's restarted processes, all candidates at once (default 2; the first "
                    "start has --warmup, in which the Locust users log in)")  # fmt: skip

@@ -66,6 +66,42 @@ def load_section(data: dict[str, Any], problems: list[str]) -> Load:
 
 
 @dataclass(frozen=True)
+class Slicing:
+    """[slicing]: how the interleaved design cuts this scenario's measured time (README, "Slices
+    and epochs"). A short request wants short slices: two slices taken seconds apart share
+    little of this VM's noise, so more, shorter ones per start buy precision; a slow one (an
+    argon2 login) needs seconds per slice to hold enough requests. `--slice`, `--lead-in` and
+    `--epoch-cycles` set every scenario's at once."""
+
+    slice_s: float = 2.0  # measured seconds per slice
+    lead_in_s: float = 0.5  # discarded after each resume: reconnects, the gate's burst
+    epoch_cycles: int = 1  # cycles per start when another start may follow
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def slicing_section(data: dict[str, Any], problems: list[str]) -> Slicing:
+    unknown = sorted(set(data) - set(Slicing.__dataclass_fields__))
+    if unknown:
+        problems.append(f"unknown [slicing] keys {unknown}")
+    known = {k: v for k, v in data.items() if k in Slicing.__dataclass_fields__}
+    for key in ("slice_s", "lead_in_s"):
+        value = known.get(key, 1.0)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            problems.append(f"[slicing] {key} must be a number of seconds >= 0")
+            known.pop(key, None)
+    if known.get("slice_s", 1.0) == 0:
+        problems.append("[slicing] slice_s must be more than 0")
+        known.pop("slice_s")
+    cycles = known.get("epoch_cycles", 1)
+    if not isinstance(cycles, int) or isinstance(cycles, bool) or cycles < 1:
+        problems.append("[slicing] epoch_cycles must be a positive integer")
+        known.pop("epoch_cycles", None)
+    return Slicing(**{k: (v if k == "epoch_cycles" else float(v)) for k, v in known.items()})
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     path: Path
@@ -82,6 +118,7 @@ class Scenario:
     requires: tuple[str, ...] = ()
     # [realtime]: WebSocket subscribers and marked writes (scenarios/realtime_users.py)
     realtime: dict[str, Any] = field(default_factory=dict)
+    slicing: Slicing = field(default_factory=Slicing)
 
     @property
     def open(self) -> bool:
@@ -101,6 +138,7 @@ class Scenario:
             "load": self.load.to_dict(),
             "requires": list(self.requires),
             **({"realtime": dict(self.realtime)} if self.realtime else {}),
+            "slicing": self.slicing.to_dict(),
         }
 
 
@@ -124,6 +162,7 @@ def load_scenario(path: Path) -> Scenario:
     if any(not isinstance(w, int) or w < 1 for w in tasks.values()):
         problems.append("task weights must be positive integers")
     load = load_section(data.get("load", {}), problems)
+    slicing = slicing_section(data.get("slicing", {}), problems)
     requires = settings.get("requires", [])
     if not isinstance(requires, list) or any(f not in FEATURES for f in requires):
         problems.append(f"scenario.requires must be a list drawn from {list(FEATURES)}")
@@ -142,6 +181,7 @@ def load_scenario(path: Path) -> Scenario:
         load=load,
         requires=tuple(requires),
         realtime=dict(data.get("realtime", {})),
+        slicing=slicing,
     )
 
 

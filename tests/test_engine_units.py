@@ -100,6 +100,27 @@ def test_default_scenarios_exist_and_are_valid() -> None:
     assert read_share == pytest.approx(0.9)
 
 
+def test_each_scenario_cuts_its_time_as_its_file_says_unless_a_flag_sets_them_all() -> None:
+    """Short requests get short slices, four per start; argon2 logins keep 2-s slices; a flag
+    (here --slice and --epoch-cycles) sets every scenario's, the rest stays the file's."""
+    from harness.run.interleave import InterleavedScenario
+    from harness.run.runconfig import BenchConfig
+    from harness.scenario import Slicing
+
+    reads, auth = select_scenarios(["read_heavy", "auth_storm"])
+    assert reads.slicing == Slicing(0.5, 0.2, 4) and auth.slicing == Slicing(2.0, 0.5, 1)
+    assert reads.to_dict()["slicing"] == {"slice_s": 0.5, "lead_in_s": 0.2, "epoch_cycles": 4}
+
+    class Bare(InterleavedScenario):  # only what `slicing` and `policy` read
+        def __init__(self, scenario: object, cfg: BenchConfig) -> None:
+            self.scenario, self.cfg = scenario, cfg  # type: ignore[assignment]
+
+    own = Bare(reads, BenchConfig())
+    assert own.slicing == reads.slicing and own.policy().cycles == 4
+    flagged = Bare(reads, BenchConfig(slice_s=1.0, epoch_cycles=2))
+    assert flagged.slicing == Slicing(1.0, 0.2, 2) and flagged.policy().cycles == 2
+
+
 def test_task_names_match_the_locustfile() -> None:
     """The harness refuses unknown tasks up front, so its list must equal the locustfile's."""
     tree = ast.parse((SCENARIOS_DIR / "locustfile.py").read_text())
@@ -116,6 +137,9 @@ def test_task_names_match_the_locustfile() -> None:
     assert names == TASK_NAMES
 
 
+OK = "[scenario]\nusers = 1\nspawn_rate = 1\n[tasks]\nget_item = 1\n"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -124,6 +148,10 @@ def test_task_names_match_the_locustfile() -> None:
         ("[scenario]\nusers = 1\nspawn_rate = 1\n", "at least one task"),
         ("[scenario]\nusers = 1\nspawn_rate = 1\nwait = [2, 1]\n[tasks]\nlogin = 1\n", "wait"),
         ("not toml [", "invalid TOML"),
+        (f"{OK}[slicing]\nslice_s = 0\n", "slice_s must be more than 0"),
+        (f"{OK}[slicing]\nlead_in_s = -1\n", "lead_in_s must be a number of seconds"),
+        (f"{OK}[slicing]\nepoch_cycles = 1.5\n", "epoch_cycles must be a positive integer"),
+        (f"{OK}[slicing]\nslices = 4\n", "unknown [slicing] keys ['slices']"),
     ],
 )
 def test_bad_scenarios_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:

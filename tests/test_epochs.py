@@ -19,6 +19,7 @@ from harness.run.group import ScenarioGroup
 from harness.run.interleave import InterleavedScenario
 from harness.run.live import Live
 from harness.run.runconfig import BenchConfig
+from harness.scenario import Slicing
 
 # -- the policy -------------------------------------------------------------------------------
 
@@ -51,7 +52,8 @@ def test_the_resolution_stops_only_after_the_minimum() -> None:
     assert not p.may_stop(1, 6, 6, 6)
     assert not p.may_stop(2, 1, 7, 6)  # the epoch's cycles are not all measured yet
     assert not p.may_stop(2, 3, 5, 6)
-    assert p.may_stop(2, 2, 6, 6)
+    assert p.may_stop(2, 2, 4, 2)
+    assert not p.may_stop(2, 2, 6, 6)  # six cycles, but the interval is over two starts
     assert EpochPolicy(least=3).may_stop(3, 1, 3, 3)  # epochs of one cycle: three starts
     single = EpochPolicy(least=1, most=1)
     assert not single.may_stop(1, 1, 1, 1) and single.may_stop(1, 2, 2, 1)  # a bootstrap needs 2
@@ -180,7 +182,8 @@ class Synthetic(InterleavedScenario):
     """The real scenario loop (segment, _cycles, the policy); slices and records synthetic."""
 
     def __init__(self, name: str, source: Source, clock: Clock, bench: Bench, end: float) -> None:
-        scenario = type("Scenario", (), {"name": name, "open": False, "realtime": {}})()
+        scenario = type("Scenario", (), {"name": name, "open": False, "realtime": {},
+                                         "slicing": Slicing()})()  # fmt: skip
         super().__init__(bench, scenario, [Cand("a"), Cand("b")], end, 1)  # type: ignore[arg-type]
         self.source, self.clock = source, clock
 
@@ -194,7 +197,7 @@ class Synthetic(InterleavedScenario):
 
     def _slice(self, live: Any, cycle: int, rate: float | None = None,
                seconds: float | None = None) -> dict[str, Any]:  # fmt: skip
-        self.clock.now += self.cfg.slice_s + self.cfg.lead_in_s
+        self.clock.now += self.slicing.slice_s + self.slicing.lead_in_s
         return {"scenario": self.scenario.name, "spike": live.name, "cycle": cycle,
                 "valid": True, "throughput_rps": self.source.rps(live.name)}  # fmt: skip
 

@@ -40,7 +40,7 @@ def test_a_spike_dying_mid_run_keeps_its_slices_and_the_others_go_on(
                       "--min-cycles", "1000", "--epochs", "1", "--max-epochs", "1")  # fmt: skip
     assert done.returncode == 3, done.stdout + done.stderr
     validate(run)
-    assert run["design"] == "interleaved" and run["schema_version"] == 8
+    assert run["design"] == "interleaved" and run["schema_version"] == 9
     crashed = next(t for t in run["trials"] if t["spike"] == "crash_later")
     assert "spike_crashed" in crashed["invalid_reasons"] and "died" in crashed["error"]
     mine = [s for s in run["slices"] if s["spike"] == "crash_later"]
@@ -101,16 +101,22 @@ def test_aa_run_measures_the_resolution_and_the_report_states_it(
 def test_epochs_restart_every_candidate_in_the_reversed_order(
     tmp_path: Path, pids_before: set[int]
 ) -> None:
-    """The resolution can never stop it (--min-cycles 1000): epochs of one cycle follow each other
-    while the budget pays for a restart, each with the start order reversed; the last runs on.
-    The Locusts are not restarted: each follows its spike to the new process."""
+    """The resolution can never stop it (--min-cycles 1000): epochs of two cycles (the flag over
+    the scenario file's four) follow each other while the budget pays for a restart, each with
+    the start order reversed; the last runs on. The Locusts are not restarted: each follows its
+    spike to the new process."""
     done, run = bench(tmp_path, "--aa", "stub_ok", "--budget", "30s", "--epochs", "2",
-                      "--min-cycles", "1000", "--max-epochs", "4")  # fmt: skip
+                      "--min-cycles", "1000", "--max-epochs", "4",
+                      "--epoch-cycles", "2")  # fmt: skip
     assert done.returncode in (0, 3), done.stdout + done.stderr
     epochs = sorted({s["epoch"] for s in run["slices"]})
     assert len(epochs) >= 3 and epochs == list(range(1, len(epochs) + 1)), epochs
     cycles = {e: sorted({s["cycle"] for s in run["slices"] if s["epoch"] == e}) for e in epochs}
-    assert all(len(cycles[e]) == 1 for e in epochs[:-1]), cycles  # --epoch-cycles' default
+    assert all(len(cycles[e]) == 2 for e in epochs[:-1]), cycles  # --epoch-cycles
+    slicing = run["analysis"]["read_heavy"]["slicing"]
+    assert slicing == {"slice_s": 0.6, "lead_in_s": 0.1, "epoch_cycles": 2}
+    assert run["config"]["epoch_cycles"] == 2 and run["scenarios"]["read_heavy"]["slicing"] == {
+        "slice_s": 0.5, "lead_in_s": 0.2, "epoch_cycles": 4}  # the file's, recorded as it is
     assert len(cycles[epochs[-1]]) >= 1
     assert all(max(cycles[a]) < min(cycles[b]) for a, b in zip(epochs, epochs[1:], strict=False))
     starts = {t["spike"]: t["epoch_starts"] for t in run["trials"]}

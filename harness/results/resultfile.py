@@ -18,7 +18,7 @@ import jsonschema
 
 from harness.errors import ConfigError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 SCHEMA_PATH = Path(__file__).with_name("schema") / "run.schema.json"
 # Every version this harness still reads, with the schema it was written against.
 SCHEMAS = {
@@ -29,7 +29,8 @@ SCHEMAS = {
     5: SCHEMA_PATH.with_name("run.schema.v5.json"),
     6: SCHEMA_PATH.with_name("run.schema.v6.json"),
     7: SCHEMA_PATH.with_name("run.schema.v7.json"),
-    8: SCHEMA_PATH,
+    8: SCHEMA_PATH.with_name("run.schema.v8.json"),
+    9: SCHEMA_PATH,
 }
 RUN_FILE = "run.json"
 

@@ -302,10 +302,31 @@ def design_text(run: dict[str, Any]) -> str:
         else ""
     )
     return (
-        f"{n_sc} scenarios, interleaved: every candidate at once, load in {cfg.get('slice_s')} s "
-        f"slices (after a {cfg.get('lead_in_s')} s lead-in) in a new random order every cycle, "
+        f"{n_sc} scenarios, interleaved: every candidate at once, load in {slices_text(run)} "
+        f"in a new random order every cycle, "
         f"{min(cycles, default=0)}–{max(cycles, default=0)} cycles per scenario{restarts}"
     )
+
+
+def slices_text(run: dict[str, Any]) -> str:
+    """'2 s slices (after a 0.5 s lead-in)', or one such phrase per slicing the scenarios had
+    (schema 9: each scenario's own [slicing], in its analysis, unless a flag set them all)."""
+    cfg = run.get("config") or {}
+    groups: dict[tuple[Any, Any], list[str]] = {}
+    for sc in scenario_names(run):
+        cut = (analysis(run, sc) or {}).get("slicing") or {}
+        size, lead = (cfg.get(k) if cfg.get(k) is not None else cut.get(k)
+                      for k in ("slice_s", "lead_in_s"))  # fmt: skip
+        groups.setdefault((size, lead), []).append(sc)
+    if len(groups) > 1:
+        return " and ".join(
+            f"{size:g} s slices after a {lead or 0:g} s lead-in ({', '.join(names)})"
+            for (size, lead), names in groups.items()
+        )
+    size, lead = next(iter(groups), (cfg.get("slice_s"), cfg.get("lead_in_s")))
+    if size is None:
+        return "slices"
+    return f"{size:g} s slices (after a {lead or 0:g} s lead-in)"
 
 
 def resolution_text(run: dict[str, Any]) -> str:

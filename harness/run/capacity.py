@@ -23,6 +23,7 @@ from harness.results import paired, stats
 from harness.run.epochs import EpochPolicy
 from harness.run.interleave import InterleavedScenario
 from harness.run.slicing import cycle_order
+from harness.scenario import Slicing
 
 EQUAL_LOAD_FRACTIONS = (0.5, 0.8)
 
@@ -182,6 +183,13 @@ class CapacityScenario(InterleavedScenario):
         # a search's steps build on each other; its brackets carry its uncertainty
         return EpochPolicy(1, 1)
 
+    @property
+    def slicing(self) -> Slicing:
+        """Steps of `--step` seconds after the default lead-in (or `--lead-in`): an offered rate
+        settles slower than a closed loop, so the scenario file's short slices are not for it."""
+        lead_in = Slicing.lead_in_s if self.cfg.lead_in_s is None else float(self.cfg.lead_in_s)
+        return Slicing(float(self.cfg.step_s), lead_in, 1)
+
     def _cycles(self, policy: EpochPolicy, deadline: float, last: bool) -> None:
         """The search and the equal-load steps, in one start and within the scenario's share."""
         b, cfg = self.bench, self.cfg
@@ -227,7 +235,7 @@ class CapacityScenario(InterleavedScenario):
         """The search ends early enough for the equal-load steps to fit in this scenario's share
         (they ran past it by up to a minute, which the scenarios after it paid for)."""
         cfg = self.cfg
-        step = statistics.median(walls) if walls else cfg.step_s + cfg.lead_in_s + 0.3
+        step = statistics.median(walls) if walls else cfg.step_s + self.slicing.lead_in_s + 0.3
         running = sum(1 for lv in self.lives if lv.running())
         return step * running * cfg.equal_load_cycles * len(cfg.equal_load_fractions)
 

@@ -48,10 +48,12 @@ class EpochPolicy:
             return True
         return epoch < self.most and now + restart_s + cycles_s <= end
 
-    def may_stop(self, epoch: int, in_epoch: int, cycles: int, min_cycles: int) -> bool:
-        """The resolution may end the scenario only with the minimum of starts and cycles, and
-        with the current epoch's cycles done (a start counts once its cycles are measured); a
-        single start's interval is the cycles' bootstrap, which needs two."""
+    def may_stop(self, epoch: int, in_epoch: int, cycles: int, min_replicates: int) -> bool:
+        """The resolution may end the scenario only with the minimum of replicates
+        (`--min-cycles`: the starts, whose means the interval is over, however many cycles each
+        holds) and with the current epoch's cycles done (a start counts once its cycles are
+        measured). A single start's interval is its cycles' bootstrap: there the cycles count,
+        and it needs two."""
         if self.most == 1:
-            return cycles >= max(min_cycles, 2)
-        return epoch >= self.least and in_epoch >= self.cycles and cycles >= min_cycles
+            return cycles >= max(min_replicates, 2)
+        return epoch >= max(self.least, min_replicates) and in_epoch >= self.cycles

@@ -62,7 +62,7 @@ class ScenarioGroup:
                 active = self.active()
                 if not active:
                     break
-                next_cycles = sum(policy.cycles * sc.cycle_estimate() for sc in active)
+                next_cycles = sum(sc.policy().cycles * sc.cycle_estimate() for sc in active)
                 if policy.another(
                     starts.epoch, time.monotonic(), self.end, starts.restart_s, next_cycles
                 ):
@@ -79,7 +79,7 @@ class ScenarioGroup:
         active = self.active()
         for i, sc in enumerate(active):
             share = max(deadline - time.monotonic(), 0.0) / (len(active) - i)
-            sc.segment(self.policy, time.monotonic() + share, last)
+            sc.segment(sc.policy(), time.monotonic() + share, last)  # its own cycles per epoch
             if sc.finished and len(self.scenarios) > 1:
                 sc.retire()
 

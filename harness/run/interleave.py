@@ -32,7 +32,7 @@ from harness.run.slicing import (
     steal_seconds,
 )
 from harness.run.turnwork import TurnWork
-from harness.scenario import Scenario
+from harness.scenario import Scenario, Slicing
 
 if TYPE_CHECKING:
     from harness.run.hosts import Starts
@@ -41,6 +41,10 @@ if TYPE_CHECKING:
 
 # the previous slice's closing probe serves as the next one's opening probe this long after it
 BOUNDARY_S = 1.0
+# The probe and the PSS reading (smaps) run at most this often: with 0.5-s slices, one of each per
+# slice cost more than 1 % of a core; a 2-s slice still gets its own at both ends.
+PROBE_EVERY_S = 2.0
+MEMORY_EVERY_S = 2.0
 
 
 class InterleavedScenario:
@@ -97,9 +101,21 @@ class InterleavedScenario:
     def warm_rate(self) -> float:
         return float(self.cfg.open_rate or self.scenario.load.rate or 10.0)
 
+    @property
+    def slicing(self) -> Slicing:
+        """The scenario file's [slicing], each field replaced by the run's flag where one was
+        given (`--slice`, `--lead-in`, `--epoch-cycles`: every scenario's at once)."""
+        own, cfg = self.scenario.slicing, self.cfg
+        return Slicing(
+            own.slice_s if cfg.slice_s is None else float(cfg.slice_s),
+            own.lead_in_s if cfg.lead_in_s is None else float(cfg.lead_in_s),
+            own.epoch_cycles if cfg.epoch_cycles is None else int(cfg.epoch_cycles),
+        )
+
     def policy(self) -> EpochPolicy:
         cfg = self.cfg
-        return EpochPolicy(max(1, int(cfg.epochs)), int(cfg.max_epochs), int(cfg.epoch_cycles))
+        cycles = self.slicing.epoch_cycles
+        return EpochPolicy(max(1, int(cfg.epochs)), int(cfg.max_epochs), cycles)
 
     def run(self) -> dict[str, Any]:
         """The scenario on its own: a group of one (run/group.py)."""
@@ -188,7 +204,8 @@ class InterleavedScenario:
     def cycle_estimate(self) -> float:
         """What its next cycle will take: the latest one, or a guess before the first."""
         running = sum(lv.running() for lv in self.lives)
-        return self.cycle_s or running * (self.cfg.slice_s + self.cfg.lead_in_s + 0.3)
+        cut = self.slicing
+        return self.cycle_s or running * (cut.slice_s + cut.lead_in_s + 0.3)
 
     def _cycles(self, policy: EpochPolicy, deadline: float, last: bool) -> None:
         b, cfg = self.bench, self.cfg
@@ -263,7 +280,11 @@ class InterleavedScenario:
 
     def _memory(self, live: Live) -> tuple[int, int]:
         """RSS and PSS of the candidate's tree, from the last boundary's table (smaps: what
-        the samplers spend most on, so once a slice, after it)."""
+        the samplers spend most on), after a slice and at most every MEMORY_EVERY_S per
+        candidate; (0, 0) between them, where the slice's RSS comes from its boundary scans."""
+        if time.time() - live.memory_at < MEMORY_EVERY_S:
+            return 0, 0
+        live.memory_at = time.time()
         t_cpu = time.thread_time()
         try:
             procs = self.table.tree(live.host.pid) if self.table is not None else []
@@ -275,14 +296,14 @@ class InterleavedScenario:
         self, live: Live, cycle: int, rate: float | None = None, seconds: float | None = None
     ) -> dict[str, Any]:
         """One slice of load for `live`: closed-loop, or open at `rate` req/s."""
-        cfg, b = self.cfg, self.bench
+        cfg, b, cut = self.cfg, self.bench, self.slicing
         assert live.loadgen is not None and live.tail is not None and live.handle is not None
-        length = seconds or cfg.slice_s
+        length = seconds or cut.slice_s
         probe_before = b.probe.probe(reuse_within=BOUNDARY_S)
         resumed = time.time()
         b.tracker.resume()
         live.loadgen.resume(rate)
-        time.sleep(cfg.lead_in_s)  # reconnects and the burst of a just-opened gate
+        time.sleep(cut.lead_in_s)  # reconnects and the burst of a just-opened gate
         a = self._counters(live)
         time.sleep(max(a["t"] + length - time.time(), 0))
         z = self._counters(live)
@@ -296,8 +317,9 @@ class InterleavedScenario:
         every = self.read_tail(live)
         rows = every.window(a["t"], z["t"])
         db_on_sut = b.db is not None and b.db.cpus is not None
+        probe_after = b.probe.probe(reuse_within=PROBE_EVERY_S)
         rec = slice_record(
-            self.scenario.name, live.name, cycle, (a, z), rows, (probe_before, b.probe.probe()),
+            self.scenario.name, live.name, cycle, (a, z), rows, (probe_before, probe_after),
             cfg.thresholds, len(self.sut), bool(cfg.sut_cpus), db_on_sut,
         )  # fmt: skip
         rec.update(b.tracker.window(a["t"], z["t"]))  # the machine's speed during the slice
@@ -371,6 +393,7 @@ class InterleavedScenario:
     def finish_note(self) -> None:
         note = self.bench.run["analysis"].setdefault(self.scenario.name, {})
         note["stop_reason"] = self.stop_reason
+        note["slicing"] = self.slicing.to_dict()
         starts = self.starts
         later = [e for e in self.epochs_run if e > 1]
         phases = starts.restart_phases if starts is not None else []

@@ -44,11 +44,12 @@ class BenchConfig:
     quick: bool = False
     run_id: str | None = None
     design: str = "interleaved"
-    slice_s: float = 2.0  # measured seconds per slice (interleaved)
-    lead_in_s: float = 0.5  # discarded at the start of each slice: reconnects, gate burst
+    # None: each scenario's own [slicing] (scenario.Slicing); a number sets every scenario's
+    slice_s: float | None = None  # measured seconds per slice (interleaved)
+    lead_in_s: float | None = None  # discarded at the start of each slice: reconnects, gate burst
     budget_s: float = 14 * 60.0  # wall-clock budget of the whole run's measuring (interleaved)
     resolution: float = 0.03  # target half-width of every ratio to the best (interleaved)
-    # cycles (with one cycle per epoch: starts) before the resolution may stop a scenario. Ten:
+    # replicates (starts; a one-start run's cycles) before the resolution may stop a scenario. Ten:
     # stopping at the first ±3 % after three held the truth in only 87-91 % of synthetic runs
     # (a lucky small spread ends the run), after ten in 94-95 % (tests/test_epochs.py)
     min_cycles: int = 10
@@ -58,9 +59,9 @@ class BenchConfig:
     epochs: int = 3
     max_epochs: int = 30  # a cap on starts; with shared starts a 14-min run buys 8-10 for four
     reconnect: bool = False  # users reconnect after every pause (--reconnect-each-slice)
-    # cycles per scenario after which an epoch ends when another start may follow: one, since a
-    # start is the replicate (README: "Epochs")
-    epoch_cycles: int = 1
+    # cycles per scenario after which an epoch ends when another start may follow (README:
+    # "Epochs"); None: each scenario's own [slicing]
+    epoch_cycles: int | None = None
     rewarm_s: float = 2.0  # warm-up of an epoch's fresh processes (its Locusts are logged in)
     shared_starts: bool = True  # one start of the candidates serves every closed-loop scenario
     aa: str | None = None  # run this spike twice (an A/A pair) to measure the resolution

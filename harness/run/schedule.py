@@ -58,7 +58,8 @@ class InterleavedDesign:
         }
         before = self.run["analysis"].get(scenario, {})
         result["stop_reason"] = before.get("stop_reason", "running")
-        for kept in ("not_supported", "restart_seconds", "restart_phases", "shared_starts"):
+        for kept in ("not_supported", "restart_seconds", "restart_phases", "shared_starts",
+                     "slicing"):
             if kept in before:  # what the scenario's run noted, not what its slices say
                 result[kept] = before[kept]
         self.run["analysis"][scenario] = result
