@@ -247,12 +247,35 @@ def test_one_process_table_gives_every_tree_a_scan_per_tree_would() -> None:
         assert tree[0].pid == child.pid
         mine = ProcessTable().tree(os.getpid())
         assert expected <= {p.pid for p in mine}
+        # a partial pass reads only the processes it is given: the tree it knows stops there
+        part = ProcessTable(only=[child.pid, os.getpid()])
+        assert set(part.stats) == {child.pid, os.getpid()}
+        assert part.pids(child.pid) == [child.pid] and child.pid in part.pids(os.getpid())
     finally:
         for proc in psutil.Process(child.pid).children(recursive=True):
             proc.kill()
         child.kill()
         child.wait()
     assert ProcessTable().tree(child.pid) == [] and ProcessTable().tree(None) == []
+
+
+def test_a_candidates_pss_is_read_at_most_every_ten_seconds() -> None:
+    """smaps is what the samplers spend most on: after a 0.5-s slice it is read only if the
+    candidate's last reading is MEMORY_EVERY_S old; between, (0, 0) and its boundaries' RSS."""
+    from types import SimpleNamespace
+
+    from harness.run import boundary
+    from harness.run.live import Live
+    from harness.run.monitor import ProcessTable
+
+    sampler = boundary.Boundaries(None, None, [0])
+    sampler.table = ProcessTable()
+    live = Live(SimpleNamespace(pid=os.getpid()), {}, Path("."))  # type: ignore[arg-type]
+    rss, pss = sampler.memory(live)
+    assert rss > 0 and pss > 0 and sampler.cpu_s > 0
+    assert sampler.memory(live) == (0, 0)
+    live.memory_at -= boundary.MEMORY_EVERY_S
+    assert sampler.memory(live)[1] > 0
 
 
 def test_the_process_table_reads_what_psutil_reads(tmp_path: Path) -> None:

@@ -17,19 +17,17 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from harness.run import launch
+from harness.run.boundary import Boundaries
 from harness.run.epochs import EpochPolicy
-from harness.run.features import UpstreamCPU, share
+from harness.run.features import share
 from harness.run.live import Live, close_record
 from harness.run.loadgen import LoadgenError
-from harness.run.monitor import ProcessTable, TreeCPU, busy_seconds, tree_memory
 from harness.run.realtime import GRACE_S
 from harness.run.slicing import (
     Candidate,
     cycle_order,
     open_figures,
     slice_record,
-    split_autovacuum,
-    steal_seconds,
 )
 from harness.run.turnwork import TurnWork
 from harness.scenario import Scenario, Slicing
@@ -41,10 +39,9 @@ if TYPE_CHECKING:
 
 # the previous slice's closing probe serves as the next one's opening probe this long after it
 BOUNDARY_S = 1.0
-# The probe and the PSS reading (smaps) run at most this often: with 0.5-s slices, one of each per
-# slice cost more than 1 % of a core; a 2-s slice still gets its own at both ends.
+# The probe runs at most this often: with 0.5-s slices one probe after each (and a PSS read,
+# run/boundary.py) cost more than 1 % of a core. A 2-s slice still gets its own at both ends.
 PROBE_EVERY_S = 2.0
-MEMORY_EVERY_S = 2.0
 
 
 class InterleavedScenario:
@@ -62,14 +59,10 @@ class InterleavedScenario:
         self.rng = random.Random(int(cfg.order_seed or 0) * 1000 + number)
         self.lives: list[Live] = []
         self.starts: Starts | None = None
-        self.db_cpu = TreeCPU()
-        self.vacuum_cpu = TreeCPU()
-        self.upstream_cpu = UpstreamCPU(bench.upstream)
+        self.sampler = Boundaries(bench.db, bench.upstream, bench.sut_cpu_list)
         self.db_work = TurnWork(bench.db)
         self.sut = bench.sut_cpu_list
         self.t0 = time.time()
-        self.sampler_cpu_s = 0.0
-        self.table: ProcessTable | None = None  # the last slice boundary's scan of /proc
         self.stop_reason = "not started"
         self.finished = False
         self.epochs_run: list[int] = []  # the epochs this scenario had cycles in
@@ -256,42 +249,6 @@ class InterleavedScenario:
 
     # -- one slice ----------------------------------------------------------------------------
 
-    def _counters(self, active: Live) -> dict[str, Any]:
-        t_cpu = time.thread_time()
-        out: dict[str, Any] = {"t": time.time(), "spikes": {}}
-        assert self.starts is not None and active.loadgen is not None
-        table = ProcessTable()  # one scan of /proc for every tree below
-        for host in self.starts.running():  # every candidate of the group: the idle ones too
-            out["spikes"][host.name] = host.cpu.read_table(table, table.pids(host.pid))
-        db = self.bench.db
-        db_pid = db.process.pid if db is not None and db.process is not None else None
-        pg, vacuum = split_autovacuum(table.tree(db_pid))
-        out["db"] = self.db_cpu.read_table(table, [p.pid for p in pg])
-        out["vacuum"] = self.vacuum_cpu.read_table(table, [p.pid for p in vacuum])
-        active.lg_cpu.read_table(table, table.pids(active.loadgen.pid))
-        out["lg"] = dict(active.lg_cpu.last)
-        out["upstream"] = self.upstream_cpu.read(table)  # the pricing stub, beside Locust
-        out["busy"] = busy_seconds(self.sut)
-        out["steal"] = steal_seconds(self.sut)
-        out["rss"] = table.rss(active.host.pid)  # the active candidate's, for its peak
-        self.table = table
-        self.sampler_cpu_s += time.thread_time() - t_cpu
-        return out
-
-    def _memory(self, live: Live) -> tuple[int, int]:
-        """RSS and PSS of the candidate's tree, from the last boundary's table (smaps: what
-        the samplers spend most on), after a slice and at most every MEMORY_EVERY_S per
-        candidate; (0, 0) between them, where the slice's RSS comes from its boundary scans."""
-        if time.time() - live.memory_at < MEMORY_EVERY_S:
-            return 0, 0
-        live.memory_at = time.time()
-        t_cpu = time.thread_time()
-        try:
-            procs = self.table.tree(live.host.pid) if self.table is not None else []
-            return tree_memory(procs)
-        finally:
-            self.sampler_cpu_s += time.thread_time() - t_cpu
-
     def _slice(
         self, live: Live, cycle: int, rate: float | None = None, seconds: float | None = None
     ) -> dict[str, Any]:
@@ -304,16 +261,17 @@ class InterleavedScenario:
         b.tracker.resume()
         live.loadgen.resume(rate)
         time.sleep(cut.lead_in_s)  # reconnects and the burst of a just-opened gate
-        a = self._counters(live)
+        assert self.starts is not None
+        a = self.sampler.counters(self.starts.running(), self.lives, live, full=False)
         time.sleep(max(a["t"] + length - time.time(), 0))
-        z = self._counters(live)
+        z = self.sampler.counters(self.starts.running(), self.lives, live)
         b.tracker.pause()
         error, paused, ack = None, time.time(), None
         try:
             ack = live.loadgen.pause()
         except LoadgenError as exc:
             error = str(exc)
-        end_mem = self._memory(live)
+        end_mem = self.sampler.memory(live)
         every = self.read_tail(live)
         rows = every.window(a["t"], z["t"])
         db_on_sut = b.db is not None and b.db.cpus is not None
@@ -388,7 +346,7 @@ class InterleavedScenario:
                 self.db_work.record(live, [t for t, w in self.scenario.tasks.items() if w])
         self.finish_note()
         b.run["overhead"].setdefault("sampler_cpu_s", 0.0)
-        b.run["overhead"]["sampler_cpu_s"] += self.sampler_cpu_s + self.db_work.cpu_s
+        b.run["overhead"]["sampler_cpu_s"] += self.sampler.cpu_s + self.db_work.cpu_s
 
     def finish_note(self) -> None:
         note = self.bench.run["analysis"].setdefault(self.scenario.name, {})

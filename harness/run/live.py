@@ -38,7 +38,7 @@ class Live:
     lg_cpu: TreeCPU = field(default_factory=TreeCPU)
     parts: list[metrics.Requests] = field(default_factory=list)
     measured_s: float = 0.0
-    memory_at: float = 0.0  # when its PSS was last read (interleave.MEMORY_EVERY_S)
+    memory_at: float = 0.0  # when its PSS was last read (boundary.MEMORY_EVERY_S)
     app_cpu_s: float = 0.0
     db_cpu_s: float = 0.0
     peak: tuple[int, int] = (0, 0)

@@ -11,7 +11,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import psutil
@@ -98,14 +98,20 @@ class ProcessTable:
 
     _known: dict[tuple[int, int], psutil.Process] = {}  # (pid, start) → its psutil object
 
-    def __init__(self, proc: str = "/proc") -> None:
+    def __init__(self, proc: str = "/proc", only: Iterable[int] | None = None) -> None:
+        """`only`: read just these processes (the trees a previous full scan found), not every
+        one on the machine; a process born since is missed until the next full scan."""
         self.stats: dict[int, ProcStat] = {}
         self.children: dict[int, list[int]] = {}
-        with os.scandir(proc) as entries:
-            for entry in entries:
-                if entry.name.isdigit() and (st := read_stat(int(entry.name), proc)) is not None:
-                    self.stats[int(entry.name)] = st
-                    self.children.setdefault(st.ppid, []).append(int(entry.name))
+        if only is None:
+            with os.scandir(proc) as entries:
+                pids = [int(e.name) for e in entries if e.name.isdigit()]
+        else:
+            pids = sorted(set(only))
+        for pid in pids:
+            if (st := read_stat(pid, proc)) is not None:
+                self.stats[pid] = st
+                self.children.setdefault(st.ppid, []).append(pid)
         known = ProcessTable._known
         for key in [k for k in known if self.stats.get(k[0], _GONE).start != k[1]]:
             del known[key]
