@@ -278,6 +278,43 @@ def test_a_candidates_pss_is_read_at_most_every_ten_seconds() -> None:
     assert sampler.memory(live)[1] > 0
 
 
+def test_after_a_restart_the_opening_boundary_reads_every_process() -> None:
+    """A slice's opening boundary reads only the processes the last full pass found; a restarted
+    candidate is not among them, so that boundary reads everything. Otherwise the new server's
+    CPU since its start (here 0.3 s of work) lands in its first slice."""
+    from types import SimpleNamespace
+
+    from harness.run.boundary import Boundaries
+    from harness.run.monitor import TreeCPU
+
+    busy = ("import time\nt = time.process_time()\n"
+            "while time.process_time() - t < 0.3: pass\ntime.sleep(30)")  # fmt: skip
+    first = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    later = None
+    try:
+        host = SimpleNamespace(name="a", pid=first.pid, cpu=TreeCPU())
+        live = SimpleNamespace(loadgen=SimpleNamespace(pid=os.getpid()), lg_cpu=TreeCPU(),
+                               host=host)  # fmt: skip
+        sampler = Boundaries(None, None, [0])
+        sampler.counters([host], [live], live)  # type: ignore[list-item, arg-type]
+        assert sampler.known is not None and first.pid in sampler.known
+        later = subprocess.Popen([sys.executable, "-c", busy])  # the restarted server
+        proc = __import__("psutil").Process(later.pid)
+        for _ in range(200):
+            if sum(proc.cpu_times()[:2]) >= 0.3:
+                break
+            time.sleep(0.02)
+        host.pid = later.pid
+        a = sampler.counters([host], [live], live, full=False)  # type: ignore[list-item, arg-type]
+        z = sampler.counters([host], [live], live)  # type: ignore[list-item, arg-type]
+        assert a["spikes"]["a"] >= 0.3 and z["spikes"]["a"] - a["spikes"]["a"] < 0.1
+    finally:
+        for child in (first, later):
+            if child is not None:
+                child.kill()
+                child.wait()
+
+
 def test_the_process_table_reads_what_psutil_reads(tmp_path: Path) -> None:
     """One read of /proc/<pid>/stat gives the parent, CPU time and RSS psutil reports, also for
     a command name with spaces and parentheses in it (the stat line's field splitting)."""

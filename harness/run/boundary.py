@@ -38,7 +38,7 @@ class Boundaries:
         self.vacuum_cpu = TreeCPU()
         self.upstream_cpu = UpstreamCPU(upstream)
         self.table: ProcessTable | None = None  # the last boundary's pass over /proc
-        self.known: list[int] | None = None  # the processes the last full pass found in the trees
+        self.known: set[int] | None = None  # the processes the last full pass found in the trees
         self.cpu_s = 0.0
 
     def counters(
@@ -47,11 +47,16 @@ class Boundaries:
         """Every counter a slice needs, from one pass over /proc. A slice's opening boundary
         (`full=False`) reads only the processes the closing one before it found (a process born
         in between counts from the next full pass): with 0.5-s slices the whole-/proc passes
-        were most of the samplers' cost."""
+        were most of the samplers' cost. After a restart (a candidate's server is not among
+        them) it reads everything: a new process's CPU since its start is not the slice's."""
         t_cpu = time.thread_time()
         assert active.loadgen is not None
+        hosts = list(hosts)
+        known = self.known
+        if full or known is None or any(h.pid not in known for h in hosts):
+            known = None
         out: dict[str, Any] = {"t": time.time(), "spikes": {}}
-        table = ProcessTable(only=None if full else self.known)
+        table = ProcessTable(only=known)
         used: list[int] = []
         for host in hosts:  # every candidate of the group: the idle ones too
             used += (pids := table.pids(host.pid))
@@ -62,8 +67,8 @@ class Boundaries:
             used += table.pids(live.loadgen.pid) if live.loadgen is not None else []
         if self.upstream_cpu.stub is not None:
             used += table.pids(self.upstream_cpu.stub.pid)
-        if full:
-            self.known = used
+        if known is None:
+            self.known = set(used)
         pg, vacuum = split_autovacuum(table.tree(db_pid))
         out["db"] = self.db_cpu.read_table(table, [p.pid for p in pg])
         out["vacuum"] = self.vacuum_cpu.read_table(table, [p.pid for p in vacuum])
