@@ -312,3 +312,26 @@ def test_precision_takes_the_targets_condition_from_the_closed_loop() -> None:
     f = scenario_figures(run, "read_heavy")
     assert f["probe_cv"] == pytest.approx(cv([s["probe_ms"] for s in closed]))
     assert f["slices"] == len(closed) == 40 and f["flagged"] == 0
+
+
+def test_the_design_line_names_each_scenarios_slicing() -> None:
+    """Schema 9: the slicing each scenario recorded, grouped; an older file's config; and a
+    scenario no candidate could run (nothing recorded) is left out, not printed as None."""
+    from harness.results.rundata import slices_text
+
+    short = {"slice_s": 0.5, "lead_in_s": 0.2, "epoch_cycles": 4}
+    long = {"slice_s": 2.0, "lead_in_s": 0.5, "epoch_cycles": 1}
+    run = {"config": {"slice_s": None, "lead_in_s": None},
+           "scenarios": {"read_heavy": {}, "write_heavy": {}, "auth_storm": {}, "realtime": {}},
+           "analysis": {"read_heavy": {"slicing": short}, "write_heavy": {"slicing": short},
+                        "auth_storm": {"slicing": long},
+                        "realtime": {"not_supported": ["flask"]}}}  # fmt: skip
+    assert slices_text(run) == (
+        "0.5 s slices after a 0.2 s lead-in (read_heavy, write_heavy) and "
+        "2 s slices after a 0.5 s lead-in (auth_storm)"
+    )
+    run["analysis"].pop("auth_storm")
+    assert slices_text(run) == "0.5 s slices (after a 0.2 s lead-in)"
+    old = {"config": {"slice_s": 2.0, "lead_in_s": 0.5}, "scenarios": {"read_heavy": {}},
+           "analysis": {"read_heavy": {}}}  # fmt: skip
+    assert slices_text(old) == "2 s slices (after a 0.5 s lead-in)"

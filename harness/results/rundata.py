@@ -309,24 +309,25 @@ def design_text(run: dict[str, Any]) -> str:
 
 
 def slices_text(run: dict[str, Any]) -> str:
-    """'2 s slices (after a 0.5 s lead-in)', or one such phrase per slicing the scenarios had
-    (schema 9: each scenario's own [slicing], in its analysis, unless a flag set them all)."""
+    """'2 s slices (after a 0.5 s lead-in)', or one such phrase per slicing the scenarios had:
+    what each scenario recorded (schema 9, `analysis.<scenario>.slicing`), else the run's
+    config (earlier files). A scenario no candidate ran has neither and is left out."""
     cfg = run.get("config") or {}
-    groups: dict[tuple[Any, Any], list[str]] = {}
+    groups: dict[tuple[float, float], list[str]] = {}
     for sc in scenario_names(run):
         cut = (analysis(run, sc) or {}).get("slicing") or {}
-        size, lead = (cfg.get(k) if cfg.get(k) is not None else cut.get(k)
-                      for k in ("slice_s", "lead_in_s"))  # fmt: skip
-        groups.setdefault((size, lead), []).append(sc)
-    if len(groups) > 1:
-        return " and ".join(
-            f"{size:g} s slices after a {lead or 0:g} s lead-in ({', '.join(names)})"
-            for (size, lead), names in groups.items()
-        )
-    size, lead = next(iter(groups), (cfg.get("slice_s"), cfg.get("lead_in_s")))
-    if size is None:
+        size, lead = (cut.get(k, cfg.get(k)) for k in ("slice_s", "lead_in_s"))
+        if size is not None:
+            groups.setdefault((size, lead or 0), []).append(sc)
+    if not groups:
         return "slices"
-    return f"{size:g} s slices (after a {lead or 0:g} s lead-in)"
+    if len(groups) == 1:
+        size, lead = next(iter(groups))
+        return f"{size:g} s slices (after a {lead:g} s lead-in)"
+    return " and ".join(
+        f"{size:g} s slices after a {lead:g} s lead-in ({', '.join(names)})"
+        for (size, lead), names in groups.items()
+    )
 
 
 def resolution_text(run: dict[str, Any]) -> str:
